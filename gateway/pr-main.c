@@ -1,0 +1,77 @@
+/* pr-main.c: the preread binary's entry point and subcommand dispatch. */
+#include "config.h"
+
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "pr-commands.h"
+#include "pr-log.h"
+#include "pr-receiver.h"
+
+typedef struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  { "serve", pr_command_serve, "run the gateway: receive studies over DICOM" },
+  { "send", pr_command_send, "send DICOM files or folders to a DICOM peer (C-STORE)" },
+};
+
+static void
+print_help (FILE *out)
+{
+  fprintf (out, "Usage: preread COMMAND [OPTIONS...]\n\n"
+                "preread is a DICOM AI gateway: it receives imaging studies, routes them to\n"
+                "analyzers and delivers their results as DICOM objects.\n\nCommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "  %-8s %s\n  %-8s %s\n\n", "help", "show this help", "--version", "show the version");
+  fprintf (out, "Run \"preread COMMAND --help\" for the options of a command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  /* Peers hang up at any time; a write to a closed socket must be an error
+   * we handle, not a signal that kills the daemon. */
+  signal (SIGPIPE, SIG_IGN);
+  pr_log_init (g_getenv ("PREREAD_DEBUG") != NULL);
+
+  if (argc < 2)
+    {
+      print_help (stderr);
+      return 2;
+    }
+  const char *name = argv[1];
+  if (strcmp (name, "--version") == 0 || strcmp (name, "version") == 0)
+    {
+      printf ("preread %s\n", PACKAGE_VERSION);
+      return 0;
+    }
+  if (strcmp (name, "help") == 0 || strcmp (name, "--help") == 0 || strcmp (name, "-h") == 0)
+    {
+      print_help (stdout);
+      return 0;
+    }
+  if (strcmp (name, PR_RECEIVER_SUBCOMMAND) == 0)
+    return pr_receiver_main (argc - 1, argv + 1);
+
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (name, commands[i].name) == 0)
+      {
+        /* GOption prints argv[0] in its usage line: make it "preread serve". */
+        argv[1] = g_strdup_printf ("preread %s", name);
+        return commands[i].run (argc - 1, argv + 1);
+      }
+
+  fprintf (stderr, "preread: unknown command \"%s\"\n\n", name);
+  print_help (stderr);
+  return 2;
+}
