@@ -14,9 +14,18 @@ struct _PrIndex {
 /* Sets @error from the connection's last error; always returns FALSE. */
 gboolean pr_index_fail (PrIndex *index, GError **error, const char *what);
 
+/* A cached statement, reset on scope exit when held in g_autoptr (PrStmt).
+ * A statement left mid-step keeps its read snapshot open, and a connection
+ * holding an old snapshot cannot write (SQLITE_BUSY_SNAPSHOT, which the busy
+ * timeout does not retry); resetting at scope exit rules that out. */
+typedef sqlite3_stmt PrStmt;
+void pr_index_statement_release (PrStmt *stmt);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrStmt, pr_index_statement_release)
+
 /* A cached, reset statement for @sql (a string literal: the cache keys on
- * its address). Returns NULL with @error set when preparing fails. */
-sqlite3_stmt *pr_index_statement (PrIndex *index, const char *sql, GError **error);
+ * its address); the cache owns it. Returns NULL with @error set when
+ * preparing fails. */
+PrStmt *pr_index_statement (PrIndex *index, const char *sql, GError **error);
 
 /* Runs @sql (no results) outside the cache. */
 gboolean pr_index_exec (PrIndex *index, const char *sql, GError **error);

@@ -12,7 +12,7 @@
 static gboolean
 find_id (PrIndex *index, const char *sql, const char *uid, gint64 *id, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, sql, error);
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, sql, error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, uid, -1, SQLITE_TRANSIENT);
@@ -35,7 +35,7 @@ ensure_study (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt *r
   if (*study_id != 0)
     return TRUE;
 
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "INSERT INTO studies (study_uid, patient_id, patient_name,"
                                            " patient_birth_date, patient_sex, accession_number, study_date,"
                                            " study_time, study_description, study_id, referring_physician,"
@@ -67,7 +67,7 @@ ensure_series (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt *
   if (*series_id != 0)
     return TRUE;
 
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "INSERT INTO series (study_id, series_uid, modality, body_part,"
                                            " series_description, series_number, series_date, series_time,"
                                            " protocol_name, sop_class_uid, first_received_at, last_received_at,"
@@ -100,7 +100,7 @@ static gboolean
 insert_instance (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt *r, gint64 series_id,
                  PrIndexRecordResult *result, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "INSERT INTO instances (series_id, sop_uid, sop_class_uid,"
                                            " transfer_syntax_uid, instance_number, path, size, received_at,"
                                            " association_id, calling_ae) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -131,7 +131,7 @@ static gboolean
 count_instance (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt *r,
                 PrIndexRecordResult *result, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "UPDATE series SET instance_count = instance_count + 1,"
                                            " total_bytes = total_bytes + ?1,"
                                            " last_received_at = max (last_received_at, ?2) WHERE id = ?3",
@@ -144,17 +144,17 @@ count_instance (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt 
   if (!pr_index_step_done (index, stmt, error, "counting an instance in its series"))
     return FALSE;
 
-  stmt = pr_index_statement (index, "SELECT state FROM studies WHERE id = ?", error);
-  if (stmt == NULL)
+  g_autoptr (PrStmt) state = pr_index_statement (index, "SELECT state FROM studies WHERE id = ?", error);
+  if (state == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, result->study_id);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
+  sqlite3_bind_int64 (state, 1, result->study_id);
+  if (sqlite3_step (state) != SQLITE_ROW)
     return pr_index_fail (index, error, "reading a study's state");
-  result->reopened = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 0), "complete") == 0;
+  result->reopened = g_strcmp0 ((const char *) sqlite3_column_text (state, 0), "complete") == 0;
 
   /* Late instances reopen a complete study; "updated" tells the router that
    * this completion will be a re-completion. */
-  stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) study = pr_index_statement (index,
                              "UPDATE studies SET instance_count = instance_count + 1,"
                              " total_bytes = total_bytes + ?1,"
                              " last_received_at = max (last_received_at, ?2),"
@@ -162,14 +162,14 @@ count_instance (PrIndex *index, const PrInstanceHeader *h, const PrIndexReceipt 
                              " updated = CASE WHEN state = 'complete' THEN 1 ELSE updated END,"
                              " state = 'receiving' WHERE id = ?5",
                              error);
-  if (stmt == NULL)
+  if (study == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64) h->file_size);
-  sqlite3_bind_int64 (stmt, 2, r->received_at_us);
-  pr_index_bind_text (stmt, 3, r->calling_ae);
-  pr_index_bind_text (stmt, 4, r->called_ae);
-  sqlite3_bind_int64 (stmt, 5, result->study_id);
-  return pr_index_step_done (index, stmt, error, "counting an instance in its study");
+  sqlite3_bind_int64 (study, 1, (sqlite3_int64) h->file_size);
+  sqlite3_bind_int64 (study, 2, r->received_at_us);
+  pr_index_bind_text (study, 3, r->calling_ae);
+  pr_index_bind_text (study, 4, r->called_ae);
+  sqlite3_bind_int64 (study, 5, result->study_id);
+  return pr_index_step_done (index, study, error, "counting an instance in its study");
 }
 
 gboolean
@@ -209,7 +209,7 @@ rollback:
 gboolean
 pr_index_has_instance_path (PrIndex *index, const char *relative_path, gboolean *found, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, "SELECT 1 FROM instances WHERE path = ?", error);
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "SELECT 1 FROM instances WHERE path = ?", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, relative_path, -1, SQLITE_TRANSIENT);
@@ -223,7 +223,7 @@ pr_index_has_instance_path (PrIndex *index, const char *relative_path, gboolean 
 GArray *
 pr_index_list_open_studies (PrIndex *index, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, "SELECT id, last_received_at FROM studies"
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "SELECT id, last_received_at FROM studies"
                                                   " WHERE state = 'receiving' ORDER BY last_received_at",
                                            error);
   if (stmt == NULL)
@@ -249,7 +249,7 @@ pr_index_complete_study (PrIndex *index, gint64 study_id, gint64 quiet_us, gint6
                          PrIndexCompletion *out, GError **error)
 {
   memset (out, 0, sizeof *out);
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "UPDATE studies SET state = 'complete', completed_at = ?1,"
                                            " completion_count = completion_count + 1"
                                            " WHERE id = ?2 AND state = 'receiving' AND last_received_at <= ?3"
@@ -267,18 +267,17 @@ pr_index_complete_study (PrIndex *index, gint64 study_id, gint64 quiet_us, gint6
       out->completion_count = (guint) sqlite3_column_int (stmt, 0);
       out->is_update = sqlite3_column_int (stmt, 1) != 0;
       out->instance_count = (guint) sqlite3_column_int (stmt, 2);
-      sqlite3_step (stmt); /* finish the statement so the change commits */
-      return TRUE;
+      return TRUE; /* the reset at scope exit completes and commits the update */
     }
   if (rc != SQLITE_DONE)
     return pr_index_fail (index, error, "completing a study");
 
   /* Not completed: either reopened by a late instance, or already complete. */
-  stmt = pr_index_statement (index, "SELECT last_received_at, state FROM studies WHERE id = ?", error);
-  if (stmt == NULL)
+  g_autoptr (PrStmt) query = pr_index_statement (index, "SELECT last_received_at FROM studies WHERE id = ?", error);
+  if (query == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, study_id);
-  if (sqlite3_step (stmt) == SQLITE_ROW)
-    out->last_received_at_us = sqlite3_column_int64 (stmt, 0);
+  sqlite3_bind_int64 (query, 1, study_id);
+  if (sqlite3_step (query) == SQLITE_ROW)
+    out->last_received_at_us = sqlite3_column_int64 (query, 0);
   return TRUE;
 }

@@ -30,7 +30,14 @@ pr_index_exec (PrIndex *index, const char *sql, GError **error)
   return TRUE;
 }
 
-sqlite3_stmt *
+void
+pr_index_statement_release (PrStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+PrStmt *
 pr_index_statement (PrIndex *index, const char *sql, GError **error)
 {
   sqlite3_stmt *stmt = g_hash_table_lookup (index->statements, sql);
@@ -144,7 +151,7 @@ pr_index_free (PrIndex *index)
 gboolean
 pr_index_get_meta_int (PrIndex *index, const char *key, gint64 *value, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, "SELECT value FROM meta WHERE key = ?", error);
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "SELECT value FROM meta WHERE key = ?", error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
@@ -163,7 +170,7 @@ pr_index_get_meta_int (PrIndex *index, const char *key, gint64 *value, GError **
 gboolean
 pr_index_set_meta_int (PrIndex *index, const char *key, gint64 value, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, "INSERT INTO meta (key, value) VALUES (?, ?) "
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "INSERT INTO meta (key, value) VALUES (?, ?) "
                                                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                                            error);
   if (stmt == NULL)
@@ -176,7 +183,7 @@ pr_index_set_meta_int (PrIndex *index, const char *key, gint64 value, GError **e
 gint64
 pr_index_begin_association (PrIndex *index, const char *peer_address, GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index, "INSERT INTO associations (peer_address, started_at) "
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "INSERT INTO associations (peer_address, started_at) "
                                                   "VALUES (?, ?)",
                                            error);
   if (stmt == NULL)
@@ -192,7 +199,7 @@ gboolean
 pr_index_end_association (PrIndex *index, gint64 association_id, const PrAssociationSummary *summary,
                           GError **error)
 {
-  sqlite3_stmt *stmt = pr_index_statement (index,
+  g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                            "UPDATE associations SET peer_address = coalesce (?, peer_address),"
                                            " calling_ae = ?, called_ae = ?, ended_at = ?, stored = ?,"
                                            " refused = ?, echoes = ?, bytes = ?, outcome = ? WHERE id = ?",
