@@ -38,6 +38,26 @@ pr_dicom_uid_is_valid (const char *uid)
 }
 
 gboolean
+pr_dicom_uid_is_acceptable (const char *uid)
+{
+  if (uid == NULL)
+    return FALSE;
+  size_t len = strlen (uid);
+  if (len == 0 || len > 64)
+    return FALSE;
+  gboolean only_dots = TRUE;
+  for (size_t i = 0; i < len; i++)
+    {
+      char c = uid[i];
+      if (!g_ascii_isalnum (c) && c != '.' && c != '_' && c != '-')
+        return FALSE;
+      if (c != '.')
+        only_dots = FALSE;
+    }
+  return !only_dots;
+}
+
+gboolean
 pr_dicom_ae_title_is_valid (const char *ae)
 {
   if (ae == NULL)

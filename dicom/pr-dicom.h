@@ -52,6 +52,31 @@ gboolean pr_dicom_init (GError **error);
 gboolean pr_dicom_uid_is_valid (const char *uid);
 
 /**
+ * pr_dicom_uid_is_acceptable:
+ * @uid: (nullable): a UID as found on the wire, without padding
+ *
+ * What the receiver accepts as an identifier: every valid UID, and the
+ * non-conformant ones old equipment still sends ("REMSAMPLES1", components
+ * with letters) as long as they are harmless: 1 to 64 characters from
+ * [0-9A-Za-z._-], not only dots. Identifiers never become file names
+ * anyway; this keeps control characters, path separators and "..", which
+ * no real device sends, out of the index and the logs.
+ */
+gboolean pr_dicom_uid_is_acceptable (const char *uid);
+
+/**
+ * pr_dicom_is_storage_sop_class:
+ * Returns: %TRUE when @uid is a storage SOP class this DCMTK knows.
+ */
+gboolean pr_dicom_is_storage_sop_class (const char *uid);
+
+/**
+ * pr_dicom_is_known_transfer_syntax:
+ * Returns: %TRUE when this DCMTK can name (and so parse) @uid.
+ */
+gboolean pr_dicom_is_known_transfer_syntax (const char *uid);
+
+/**
  * pr_dicom_ae_title_is_valid:
  * @ae: (nullable): an AE title
  *

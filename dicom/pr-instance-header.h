@@ -88,6 +88,21 @@ char *pr_instance_header_to_json (const PrInstanceHeader *header, gsize max_valu
 
 void pr_instance_header_free (PrInstanceHeader *header);
 
+/**
+ * pr_instance_content_equal:
+ * @path_a: a DICOM file
+ * @path_b: another
+ * @equal: (out): whether their data sets hold the same elements and values
+ *
+ * Compares the data sets (not the meta headers) after decoding, so that two
+ * encodings of the same content (a sequence of undefined length against one
+ * of explicit length, group lengths present or not) count as equal. Reads
+ * both files whole: for checks, not for the receive path.
+ *
+ * Returns: %FALSE with @error when a file cannot be read.
+ */
+gboolean pr_instance_content_equal (const char *path_a, const char *path_b, gboolean *equal, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrInstanceHeader, pr_instance_header_free)
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "dicom/pr-association.h"
@@ -114,10 +115,15 @@ log_summary (const PrAssociationSummary *s, gint64 elapsed_us, const GError *err
 {
   g_autofree char *size = g_format_size (s->bytes);
   double seconds = (double) elapsed_us / G_USEC_PER_SEC;
-  g_message ("association from %s %s -> %s: %u stored, %u refused, %u echo, %s in %.2f s, %s%s%s",
+  /* Peak memory is logged because it must stay bounded whatever the peer
+   * sends: data sets stream to disk. */
+  struct rusage usage;
+  getrusage (RUSAGE_SELF, &usage);
+  g_autofree char *peak = g_format_size ((guint64) usage.ru_maxrss * 1024);
+  g_message ("association from %s %s -> %s: %u stored, %u refused, %u echo, %s in %.2f s, peak memory %s, %s%s%s",
              s->peer_address[0] ? s->peer_address : "?", s->calling_ae[0] ? s->calling_ae : "?",
-             s->called_ae[0] ? s->called_ae : "?", s->stored, s->refused, s->echoes, size, seconds, s->outcome,
-             error ? ": " : "", error ? error->message : "");
+             s->called_ae[0] ? s->called_ae : "?", s->stored, s->refused, s->echoes, size, seconds, peak,
+             s->outcome, error ? ": " : "", error ? error->message : "");
 }
 
 int

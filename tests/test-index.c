@@ -169,6 +169,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* DCMTK reports what it dislikes in a file as warnings; reading odd
+   * files on purpose must not abort the test. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_autoptr (GError) error = NULL;
   if (!pr_dicom_init (&error))
     g_error ("%s", error->message);

@@ -27,6 +27,18 @@ test_uid_hostile (void)
 }
 
 static void
+test_uid_acceptable (void)
+{
+  g_assert_true (pr_dicom_uid_is_acceptable ("1.2.840.10008.5.1.4.1.1.2"));
+  /* non-conformant, seen in real files, harmless */
+  g_assert_true (pr_dicom_uid_is_acceptable ("REMSAMPLES1"));
+  g_assert_true (pr_dicom_uid_is_acceptable ("072495.0449"));
+  const char *bad[] = { NULL, "", "..", ".", "../../x", "1.2/3", "1.2\\3", "a b", "1.2\n3", "x;rm" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_false (pr_dicom_uid_is_acceptable (bad[i]));
+}
+
+static void
 test_ae_title (void)
 {
   g_assert_true (pr_dicom_ae_title_is_valid ("PREREAD"));
@@ -57,6 +69,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/syntax/uid/valid", test_uid_valid);
   g_test_add_func ("/syntax/uid/hostile-values-are-invalid", test_uid_hostile);
+  g_test_add_func ("/syntax/uid/acceptable", test_uid_acceptable);
   g_test_add_func ("/syntax/ae-title", test_ae_title);
   g_test_add_func ("/syntax/associate-rj-pdu", test_reject_pdu);
   return g_test_run ();

@@ -18,12 +18,15 @@
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 #include "dcmtk/dcmnet/diutil.h"
+#include "dcmtk/dcmnet/dcmtrans.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmdata/dcostrmf.h"
 
 #include <cstring>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 namespace {
@@ -169,16 +172,19 @@ check_instance (const T_DIMSE_C_StoreRQ *req, const PrInstanceHeader *h, const c
       *why = "SOP Instance UID in the data set differs from the C-STORE request";
       return PR_DIMSE_CANNOT_UNDERSTAND;
     }
-  if (!pr_dicom_uid_is_valid (h->study_instance_uid))
+  if (!pr_dicom_uid_is_acceptable (h->study_instance_uid))
     {
-      *why = "Study Instance UID missing or not a valid UID";
+      *why = "Study Instance UID missing or unacceptable";
       return PR_DIMSE_CANNOT_UNDERSTAND;
     }
-  if (!pr_dicom_uid_is_valid (h->series_instance_uid))
+  if (!pr_dicom_uid_is_acceptable (h->series_instance_uid))
     {
-      *why = "Series Instance UID missing or not a valid UID";
+      *why = "Series Instance UID missing or unacceptable";
       return PR_DIMSE_CANNOT_UNDERSTAND;
     }
+  if (!pr_dicom_uid_is_valid (h->study_instance_uid) || !pr_dicom_uid_is_valid (h->series_instance_uid) ||
+      !pr_dicom_uid_is_valid (h->sop_instance_uid))
+    g_message ("accepting an instance whose UIDs do not follow PS3.5 (letters or malformed components)");
   return PR_DIMSE_SUCCESS;
 }
 
@@ -229,10 +235,17 @@ handle_store (AssociationContext *ctx, T_ASC_PresentationContextID pres_id, T_DI
   /* Refusals that need no data: wrong class for the context, a hostile or
    * malformed instance UID. The data set still has to be read off the wire. */
   PrDimseStatus early = PR_DIMSE_SUCCESS;
+  const char *why = "refused by storage";
   if (strcmp (req->AffectedSOPClassUID, pc.abstractSyntax) != 0)
-    early = PR_DIMSE_SOP_CLASS_NOT_SUPPORTED;
-  else if (!pr_dicom_uid_is_valid (req->AffectedSOPInstanceUID))
-    early = PR_DIMSE_CANNOT_UNDERSTAND;
+    {
+      early = PR_DIMSE_SOP_CLASS_NOT_SUPPORTED;
+      why = "SOP class differs from the presentation context's";
+    }
+  else if (!pr_dicom_uid_is_acceptable (req->AffectedSOPInstanceUID))
+    {
+      early = PR_DIMSE_CANNOT_UNDERSTAND;
+      why = "the SOP Instance UID is not an acceptable identifier";
+    }
 
   char *tmp_path = NULL;
   if (early == PR_DIMSE_SUCCESS)
@@ -242,7 +255,7 @@ handle_store (AssociationContext *ctx, T_ASC_PresentationContextID pres_id, T_DI
     {
       if (early == PR_DIMSE_SUCCESS)
         early = PR_DIMSE_PROCESSING_FAILURE;
-      g_message ("C-STORE refused before reading (status 0x%04X)", early);
+      g_message ("C-STORE refused (0x%04X) before reading the data set: %s", early, why);
       cond = discard_data_set (ctx);
       if (cond.bad ())
         return cond;
@@ -291,7 +304,6 @@ handle_store (AssociationContext *ctx, T_ASC_PresentationContextID pres_id, T_DI
   GError *parse_error = NULL;
   PrInstanceHeader *header = pr_instance_header_read (tmp_path, &parse_error);
   PrDimseStatus verdict = PR_DIMSE_SUCCESS;
-  const char *why = NULL;
   if (header == NULL)
     {
       verdict = PR_DIMSE_CANNOT_UNDERSTAND;
@@ -351,6 +363,22 @@ serve_messages (AssociationContext *ctx)
     }
 }
 
+/* DCMTK waits with a timeout only for the first bytes of a PDU; once a PDU
+ * header has arrived it reads the rest in blocking mode, bounded only by the
+ * socket timeouts (DCMTK's default: 60 s, set when it takes the socket). So
+ * that a peer sending half a request is cut off after the ACSE timeout, and
+ * one stalling mid-message after the idle timeout, both are set here: the
+ * globals before DCMTK takes the socket, the socket itself afterwards. */
+void
+set_socket_timeouts (int fd, guint seconds)
+{
+  dcmSocketReceiveTimeout.set ((Sint32) seconds);
+  dcmSocketSendTimeout.set ((Sint32) seconds);
+  struct timeval tv = { (time_t) seconds, 0 };
+  setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 } /* namespace */
 
 extern "C" gboolean
@@ -364,6 +392,7 @@ pr_association_serve (int fd, const PrAssociationPolicy *policy, const PrStoreHa
     T_ASC_Network *net = NULL;
     T_ASC_Association *assoc = NULL;
 
+    set_socket_timeouts (fd, policy->acse_timeout_s);
     dcmExternalSocketHandle.set (fd);
     OFCondition cond = ASC_initializeNetwork (NET_ACCEPTOR, 0, (int) policy->acse_timeout_s, &net);
     if (cond.bad ())
@@ -419,6 +448,9 @@ pr_association_serve (int fd, const PrAssociationPolicy *policy, const PrStoreHa
     else
       {
         ASC_setAPTitles (assoc->params, NULL, NULL, policy->ae_title);
+        /* A little longer than the DIMSE timeout, so that an idle peer is
+         * reported as idle rather than as a failed read. */
+        set_socket_timeouts (fd, policy->dimse_timeout_s + 5);
         cond = ASC_acknowledgeAssociation (assoc);
         if (cond.bad ())
           {

@@ -5,6 +5,7 @@
 
 #include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcuid.h"
+#include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/appender.h"
@@ -131,4 +132,16 @@ extern "C" const char *
 pr_dicom_uid_name (const char *uid)
 {
   return dcmFindNameOfUID (uid, uid);
+}
+
+extern "C" gboolean
+pr_dicom_is_storage_sop_class (const char *uid)
+{
+  return uid != NULL && dcmIsaStorageSOPClassUID (uid, ESSC_All);
+}
+
+extern "C" gboolean
+pr_dicom_is_known_transfer_syntax (const char *uid)
+{
+  return uid != NULL && DcmXfer (uid).getXfer () != EXS_Unknown;
 }

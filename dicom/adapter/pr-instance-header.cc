@@ -12,8 +12,10 @@
 #include "dcmtk/dcmdata/dcitem.h"
 #include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmdata/dcostrmb.h"
 
 #include <sstream>
+#include <string>
 #include <cstdio>
 
 /* Longest value we read into memory while parsing; longer ones (bulk data
@@ -230,4 +232,45 @@ pr_instance_header_free (PrInstanceHeader *h)
   for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
     g_free (*fields[i]);
   g_free (h);
+}
+
+/* The data set re-encoded in a fixed way: its own transfer syntax, explicit
+ * lengths, no group lengths, no padding. Equal content gives equal bytes. */
+static gboolean
+normalized_bytes (const char *path, std::string *out, GError **error)
+{
+  DcmFileFormat file;
+  OFCondition cond = file.loadFile (path);
+  if (cond.bad ())
+    return pr_set_error_from_condition (error, PR_DICOM_ERROR_PARSE, cond, "cannot read DICOM file");
+  DcmDataset *ds = file.getDataset ();
+  E_TransferSyntax xfer = ds->getOriginalXfer ();
+  /* Trailing padding carries nothing (PS3.10 7.2) and DCMTK drops it when
+   * it sends a data set. */
+  delete ds->remove (DCM_DataSetTrailingPadding);
+  Uint32 length = ds->calcElementLength (xfer, EET_ExplicitLength);
+  std::string buffer (length + 1024, '\0');
+  DcmOutputBufferStream stream (&buffer[0], (offile_off_t) buffer.size ());
+  ds->transferInit ();
+  cond = ds->write (stream, xfer, EET_ExplicitLength, NULL, EGL_withoutGL);
+  ds->transferEnd ();
+  if (cond.bad ())
+    return pr_set_error_from_condition (error, PR_DICOM_ERROR_INVALID, cond, "cannot encode the data set");
+  void *data = NULL;
+  offile_off_t written = 0;
+  stream.flushBuffer (data, written);
+  out->assign ((const char *) data, (size_t) written);
+  return TRUE;
+}
+
+extern "C" gboolean
+pr_instance_content_equal (const char *path_a, const char *path_b, gboolean *equal, GError **error)
+{
+  PR_DCMTK_GUARD (error, FALSE, {
+    std::string a, b;
+    if (!normalized_bytes (path_a, &a, error) || !normalized_bytes (path_b, &b, error))
+      return FALSE;
+    *equal = a == b;
+    return TRUE;
+  })
 }

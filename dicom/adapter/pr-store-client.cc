@@ -69,9 +69,19 @@ is_uncompressed (const std::string &xfer)
          xfer == UID_BigEndianExplicitTransferSyntax;
 }
 
+/* DCMTK 3.6.7 cannot parse data sets in transfer syntaxes it has no name
+ * for (HTJ2K, for example): such files can only go out bit for bit. */
+gboolean
+is_known (const std::string &xfer)
+{
+  return DcmXfer (xfer.c_str ()).getXfer () != EXS_Unknown;
+}
+
 gboolean
 wants_fallback (const PrStoreClient *client, const Item *item)
 {
+  if (!is_known (item->xfer))
+    return FALSE;
   switch (client->options.decompression)
     {
     case PR_DECOMPRESS_NEVER:
@@ -220,6 +230,12 @@ send_item (PrStoreClient *client, T_ASC_Association *assoc, Batch &batch, Item *
   DcmFileFormat decoded;
   gboolean from_file = TRUE;
 
+  if (!is_known (item->xfer))
+    {
+      item->pub.outcome = PR_SEND_UNSENDABLE;
+      item->pub.detail = "its transfer syntax is unknown to this DCMTK, which can neither send nor convert it";
+      return EC_Normal;
+    }
   /* Re-encoding between the uncompressed syntaxes loses nothing, so it is
    * always allowed; decompression only when the caller said so. A file
    * without meta header cannot be streamed from disk either. */
@@ -358,20 +374,24 @@ pr_store_client_add_file (PrStoreClient *client, const char *path, GError **erro
 {
   PR_DCMTK_GUARD (error, FALSE, {
     DcmFileFormat file;
-    /* Stop right after the SOP Instance UID: the rest is read when sending. */
+    /* Read up to the SOP Instance UID (parsing stops before (0008,0019)),
+     * not the pixel data: the rest is read when sending. */
     OFCondition cond = file.loadFileUntilTag (path, EXS_Unknown, EGL_noChange, 1024, ERM_autoDetect,
-                                              DCM_SOPInstanceUID);
+                                              DcmTagKey (0x0008, 0x0019));
     if (cond.bad ())
       return pr_set_error_from_condition (error, PR_DICOM_ERROR_PARSE, cond, "not a readable DICOM file");
 
+    /* The data set is what the peer stores, so its UIDs name the instance;
+     * the meta header's copies are only a fallback (they disagree in some
+     * real files, and storescu also trusts the data set). */
     OFString sop_class, sop_instance, xfer;
-    file.getMetaInfo ()->findAndGetOFString (DCM_MediaStorageSOPClassUID, sop_class);
-    file.getMetaInfo ()->findAndGetOFString (DCM_MediaStorageSOPInstanceUID, sop_instance);
+    file.getDataset ()->findAndGetOFString (DCM_SOPClassUID, sop_class);
+    file.getDataset ()->findAndGetOFString (DCM_SOPInstanceUID, sop_instance);
     file.getMetaInfo ()->findAndGetOFString (DCM_TransferSyntaxUID, xfer);
     if (sop_class.empty ())
-      file.getDataset ()->findAndGetOFString (DCM_SOPClassUID, sop_class);
+      file.getMetaInfo ()->findAndGetOFString (DCM_MediaStorageSOPClassUID, sop_class);
     if (sop_instance.empty ())
-      file.getDataset ()->findAndGetOFString (DCM_SOPInstanceUID, sop_instance);
+      file.getMetaInfo ()->findAndGetOFString (DCM_MediaStorageSOPInstanceUID, sop_instance);
     if (xfer.empty ())
       xfer = DcmXfer (file.getDataset ()->getOriginalXfer ()).getXferID ();
 
@@ -438,10 +458,37 @@ pr_store_client_send (PrStoreClient *client, PrSendProgressFunc progress, gpoint
     if (cond.bad ())
       return pr_set_error_from_condition (error, PR_DICOM_ERROR_NETWORK, cond, "cannot initialise the network layer");
 
+    /* A file that breaks an association (marked interrupted) must not cost
+     * the files after it: plan again and go on, as long as each round
+     * settles at least one file. A peer we cannot associate with at all
+     * ends the send. */
     gboolean ok = TRUE;
-    for (auto &batch : batches)
-      if (!(ok = run_batch (client, net, batch, progress, user_data, &done, total, error)))
-        break;
+    GError *last_error = NULL;
+    while (!batches.empty ())
+      {
+        guint done_before = done;
+        gboolean broke = FALSE;
+        for (auto &batch : batches)
+          {
+            g_clear_error (&last_error);
+            if (!run_batch (client, net, batch, progress, user_data, &done, total, &last_error))
+              {
+                broke = TRUE;
+                break;
+              }
+          }
+        if (!broke)
+          break;
+        ok = FALSE;
+        if (done == done_before)
+          break;
+        g_message ("association broke (%s); continuing with the remaining files", last_error->message);
+        batches = plan_batches (client);
+      }
+    if (last_error != NULL && !ok)
+      g_propagate_error (error, last_error);
+    else
+      g_clear_error (&last_error);
     ASC_dropNetwork (&net);
     return ok;
   })

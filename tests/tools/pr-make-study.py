@@ -9,6 +9,7 @@ units) as DICOM Part 10 files, one file per slice, with reproducible UIDs.
                      [--transfer-syntax explicit|implicit|big|deflated]
                      [--seed TEXT] [--patient-id ID] [--patient-name NAME]
                      [--sop-uid UID]   (hostile tests: force this UID on the first slice)
+                     [--study-uid UID] (hostile tests: force this Study Instance UID)
 
 Prints the study instance UID on stdout.
 """
@@ -72,13 +73,14 @@ def main():
     ap.add_argument("--patient-id", default="PR-TEST-0001")
     ap.add_argument("--patient-name", default="Test^Synthetic")
     ap.add_argument("--sop-uid", default=None)
+    ap.add_argument("--study-uid", default=None)
     ap.add_argument("--thickness", type=float, default=1.25)
     args = ap.parse_args()
 
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(int(hashlib.sha256(args.seed.encode()).hexdigest()[:8], 16))
     ts = SYNTAXES[args.transfer_syntax]
-    study_uid = uid(args.seed, "study")
+    study_uid = args.study_uid or uid(args.seed, "study")
     frame_uid = uid(args.seed, "frame")
 
     for s in range(args.series):
