@@ -51,7 +51,7 @@ while [[ $# -gt 0 ]]; do
         --untuned-rounds) untuned_rounds=${2:?--untuned-rounds needs a number}; shift 2 ;;
         --save) save=1; shift ;;
         -h|--help) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
+        *) echo "receive-bench: unknown option: $1" >&2; usage >&2; exit 2 ;;
     esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive number"
@@ -248,8 +248,8 @@ cell() { # target mode: "median [min-max]"
     tr ' ' '\n' <<<"${times[$1,$2]:-}" | grep . | sort -n | awk -v rounds="$rounds" '{a[NR]=$1} END{
         if (NR == 0) { printf "-"; exit }
         m = NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-        if (NR == 1) printf "%.2f%s", m, rounds > 1 ? " (1 round)" : ""
-        else printf "%.2f [%.2f-%.2f]%s", m, a[1], a[NR], NR < rounds ? " (" NR " rounds)" : "" }'
+        if (NR == 1) printf "%.2f%s", m, (rounds > 1 ? " (1 round)" : "")
+        else printf "%.2f [%.2f-%.2f]%s", m, a[1], a[NR], (NR < rounds ? " (" NR " rounds)" : "") }'
 }
 ratio() { awk -v a="$(median "$1")" -v b="$(median "$2")" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
