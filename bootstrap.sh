@@ -1,0 +1,95 @@
+#!/bin/sh
+# bootstrap.sh: from a fresh Debian 12 checkout to a running gateway or a test run.
+#
+#   ./bootstrap.sh serve [preread serve options]   install, build, run the gateway
+#   ./bootstrap.sh check                           install, build, run the test suite
+#   ./bootstrap.sh deps                            only install the Debian packages
+#
+# Installing packages needs root (it uses sudo when available). Everything
+# else builds in this folder; nothing is installed system-wide.
+set -eu
+
+cd "$(dirname "$0")"
+
+# Build: compilers, autotools, and the libraries preread links.
+BUILD_PACKAGES="build-essential autoconf autoconf-archive automake libtool pkg-config xz-utils
+  libglib2.0-dev libxml2-dev libxml2-utils libsqlite3-dev libdcmtk-dev libsndfile1-dev
+  libsoup-3.0-dev libjson-glib-dev libssl-dev"
+# Run and test: DCMTK's tools as peers, a real PACS, the DICOM validator,
+# test-data generation, and the command-line tools the benchmarks use.
+TOOL_PACKAGES="dcmtk orthanc dicom3tools python3-pydicom python3-numpy sqlite3 curl"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "bootstrap: installing packages needs root (or sudo)" >&2
+        exit 1
+    fi
+}
+
+install_deps() {
+    missing=""
+    for p in $BUILD_PACKAGES $TOOL_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    if [ -z "$missing" ]; then
+        echo "bootstrap: all Debian packages are installed"
+        return
+    fi
+    echo "bootstrap: installing:$missing"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # Orthanc's package starts a system service where systemd runs; we only
+    # want its binary, and the tests start their own instances.
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() {
+    if [ ! -x configure ]; then
+        NOCONFIGURE=1 ./autogen.sh >/dev/null
+    fi
+    if [ ! -f Makefile ]; then
+        ./configure -q
+    fi
+    make -j"$(nproc)" >/dev/null
+}
+
+# The last line a CI log shows: "N passed, N failed".
+summarize() {
+    if [ -f test-suite.log ]; then
+        passed=$(sed -n 's/^# PASS: *//p' test-suite.log | head -1)
+        skipped=$(sed -n 's/^# SKIP: *//p' test-suite.log | head -1)
+        failed=$(sed -n 's/^# FAIL: *//p' test-suite.log | head -1)
+        errors=$(sed -n 's/^# ERROR: *//p' test-suite.log | head -1)
+        echo "${passed:-0} passed, $(( ${failed:-0} + ${errors:-0} )) failed (${skipped:-0} skipped)"
+    else
+        echo "0 passed, 1 failed (no test-suite.log: the build or the test run did not start)"
+    fi
+}
+
+command=${1:-}
+[ $# -gt 0 ] && shift
+case "$command" in
+    deps)
+        install_deps
+        ;;
+    serve)
+        install_deps
+        build
+        exec ./preread serve "$@"
+        ;;
+    check)
+        install_deps
+        build
+        status=0
+        make -j"$(nproc)" check "$@" || status=$?
+        summarize
+        exit $status
+        ;;
+    *)
+        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac
