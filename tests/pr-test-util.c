@@ -525,25 +525,40 @@ pr_test_send_all (int fd, const void *bytes, gsize length)
   return TRUE;
 }
 
+/* Reads exactly @length bytes unless EOF (returns 0) or timeout (-1). */
+static int
+read_exactly (int fd, guint8 *buffer, gsize length, gint64 deadline)
+{
+  gsize have = 0;
+  while (have < length)
+    {
+      int left = (int) ((deadline - g_get_monotonic_time ()) / 1000);
+      struct pollfd p = { fd, POLLIN, 0 };
+      if (left <= 0 || poll (&p, 1, left) <= 0)
+        return -1;
+      ssize_t n = recv (fd, buffer + have, length - have, 0);
+      if (n <= 0)
+        return 0;
+      have += (gsize) n;
+    }
+  return 1;
+}
+
 int
 pr_test_read_pdu (int fd, guint timeout_ms, guint8 head[10])
 {
-  gsize have = 0;
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
   memset (head, 0, 10);
-  while (have < 10)
-    {
-      int left = (int) ((deadline - g_get_monotonic_time ()) / 1000);
-      if (left <= 0)
-        return have > 0 ? head[0] : -1;
-      struct pollfd p = { fd, POLLIN, 0 };
-      if (poll (&p, 1, left) <= 0)
-        return have > 0 ? head[0] : -1;
-      ssize_t n = recv (fd, head + have, 10 - have, 0);
-      if (n <= 0)
-        return have > 0 ? head[0] : 0;
-      have += (gsize) n;
-    }
+  int rc = read_exactly (fd, head, 6, deadline);
+  if (rc <= 0)
+    return rc;
+  guint32 length = ((guint32) head[2] << 24) | ((guint32) head[3] << 16) | ((guint32) head[4] << 8) | head[5];
+  /* Keep the first four bytes of the body (an RJ's result, source, reason)
+   * and read the rest of the PDU off the wire. */
+  g_autofree guint8 *body = g_malloc (MIN (length, 1u << 20) + 4);
+  if (length > (1u << 20) || read_exactly (fd, body, length, deadline) <= 0)
+    return -1;
+  memcpy (head + 6, body, MIN (length, 4u));
   return head[0];
 }
 

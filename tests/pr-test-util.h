@@ -132,8 +132,8 @@ int pr_test_connect (guint16 port);
 /* A well-formed A-ASSOCIATE-RQ proposing Verification (PS3.8 9.3.2). */
 GBytes *pr_test_associate_rq (const char *calling_ae, const char *called_ae);
 
-/* Reads one PDU header: returns its type (0x02 AC, 0x03 RJ, 0x07 abort)
- * and fills the 10-byte RJ/first bytes into @head; 0 on EOF, -1 on timeout. */
+/* Reads one whole PDU: returns its type (0x02 AC, 0x03 RJ, 0x07 abort) with
+ * its first 10 bytes in @head; 0 on EOF, -1 on timeout or an absurd length. */
 int pr_test_read_pdu (int fd, guint timeout_ms, guint8 head[10]);
 
 /* A loopback port nobody listens on right now (for peers that cannot pick
