@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include "pr-node-config.h"
+
+#include <string.h>
 #include "pr-conf-error.h"
 #include "dicom/pr-dicom.h"
 
@@ -31,6 +33,7 @@ pr_node_config_copy (const PrNodeConfig *src)
   c->bind_address = g_strdup (src->bind_address);
   c->storage_dir = g_strdup (src->storage_dir);
   c->allowed_calling_aes = g_strdupv (src->allowed_calling_aes);
+  c->http_address = g_strdup (src->http_address);
   return c;
 }
 
@@ -43,6 +46,7 @@ pr_node_config_free (PrNodeConfig *c)
   g_free (c->bind_address);
   g_free (c->storage_dir);
   g_strfreev (c->allowed_calling_aes);
+  g_free (c->http_address);
   g_free (c);
 }
 
@@ -66,4 +70,60 @@ pr_node_config_validate (const PrNodeConfig *c, GError **error)
   if (c->acse_timeout_s < 1 || c->dimse_timeout_s < 1)
     return pr_conf_fail (error, "timeouts must be at least 1 s");
   return TRUE;
+}
+
+void
+pr_node_overrides_init (PrNodeOverrides *o)
+{
+  memset (o, 0, sizeof *o);
+  o->port = o->max_associations = o->quiet_period_s = o->acse_timeout_s = o->idle_timeout_s = -1;
+  o->free_space_reserve_mb = -1;
+}
+
+static void
+replace (char **field, const char *value)
+{
+  if (value == NULL)
+    return;
+  g_free (*field);
+  *field = g_strdup (value);
+}
+
+void
+pr_node_overrides_apply (const PrNodeOverrides *o, PrNodeConfig *c)
+{
+  replace (&c->storage_dir, o->storage_dir);
+  replace (&c->bind_address, o->bind_address);
+  replace (&c->ae_title, o->ae_title);
+  replace (&c->http_address, o->http_address);
+  if (o->port >= 0)
+    c->port = (guint16) o->port;
+  if (o->max_associations >= 0)
+    c->max_associations = (guint) o->max_associations;
+  if (o->quiet_period_s >= 0)
+    c->quiet_period_s = (guint) o->quiet_period_s;
+  if (o->acse_timeout_s >= 0)
+    c->acse_timeout_s = (guint) o->acse_timeout_s;
+  if (o->idle_timeout_s >= 0)
+    c->dimse_timeout_s = (guint) o->idle_timeout_s;
+  if (o->free_space_reserve_mb >= 0)
+    c->free_space_reserve_mb = (guint64) o->free_space_reserve_mb;
+  if (o->allowed_calling_aes != NULL)
+    {
+      g_strfreev (c->allowed_calling_aes);
+      c->allowed_calling_aes = g_strdupv (o->allowed_calling_aes);
+    }
+  if (o->any_called_ae)
+    c->check_called_ae = FALSE;
+}
+
+void
+pr_node_overrides_clear (PrNodeOverrides *o)
+{
+  g_free (o->storage_dir);
+  g_free (o->bind_address);
+  g_free (o->ae_title);
+  g_free (o->http_address);
+  g_strfreev (o->allowed_calling_aes);
+  pr_node_overrides_init (o);
 }

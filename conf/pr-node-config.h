@@ -21,6 +21,7 @@ typedef struct {
   guint dimse_timeout_s;        /* idle time within an association; default 60 */
   gboolean check_called_ae;     /* refuse requests addressed to another AE title; default TRUE */
   char **allowed_calling_aes;   /* (nullable) only these may associate; NULL allows any */
+  char *http_address;           /* (nullable) ADDR:PORT of the web UI and REST API */
 } PrNodeConfig;
 
 /* Returns: (transfer full): the embedded default; free with pr_node_config_free(). */
@@ -35,5 +36,29 @@ void pr_node_config_free (PrNodeConfig *config);
 gboolean pr_node_config_validate (const PrNodeConfig *config, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrNodeConfig, pr_node_config_free)
+
+/* Settings given on the command line: they win over the configuration
+ * file, also after a reload. Unset fields are NULL or negative. */
+typedef struct {
+  char *storage_dir;
+  char *bind_address;
+  char *ae_title;
+  char *http_address;
+  int port;
+  int max_associations;
+  int quiet_period_s;
+  int acse_timeout_s;
+  int idle_timeout_s;
+  gint64 free_space_reserve_mb;
+  char **allowed_calling_aes;
+  gboolean any_called_ae;
+} PrNodeOverrides;
+
+/* An empty set of overrides (everything unset). */
+void pr_node_overrides_init (PrNodeOverrides *overrides);
+void pr_node_overrides_apply (const PrNodeOverrides *overrides, PrNodeConfig *config);
+void pr_node_overrides_clear (PrNodeOverrides *overrides);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PrNodeOverrides, pr_node_overrides_clear)
 
 G_END_DECLS

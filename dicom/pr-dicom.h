@@ -77,6 +77,16 @@ gboolean pr_dicom_is_storage_sop_class (const char *uid);
 gboolean pr_dicom_is_known_transfer_syntax (const char *uid);
 
 /**
+ * pr_dicom_attribute_to_tag:
+ * @name: a DICOM keyword ("SliceThickness") or a tag ("0018,0050")
+ * @tag: (out) (optional): group << 16 | element
+ *
+ * Returns: %TRUE when @name is a keyword in the data dictionary or a
+ * well-formed tag.
+ */
+gboolean pr_dicom_attribute_to_tag (const char *name, guint32 *tag);
+
+/**
  * pr_dicom_ae_title_is_valid:
  * @ae: (nullable): an AE title
  *

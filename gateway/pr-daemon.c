@@ -1,4 +1,4 @@
-/* pr-daemon.c: startup, recovery, the main loop and shutdown. */
+/* pr-daemon.c: startup, recovery, reload, the main loop and shutdown. */
 #include "config.h"
 
 #include "pr-daemon.h"
@@ -8,6 +8,9 @@
 #include "pr-index.h"
 #include "pr-listener.h"
 #include "pr-recovery.h"
+#include "pr-router.h"
+#include "pr-routing.h"
+#include "pr-scheduler.h"
 #include "pr-spool.h"
 #include "pr-study-tracker.h"
 
@@ -16,20 +19,25 @@
 #define RECOVERY_SLACK_US (5 * G_USEC_PER_SEC)
 /* Routine recovery keeps the window of folders to re-check short. */
 #define RECOVERY_INTERVAL_S 3600
-/* On SIGTERM, running associations get this long to finish. */
+/* On SIGTERM, running associations and analyzers get this long to finish. */
 #define SHUTDOWN_GRACE_S 10
 
 #define META_RECOVERED_UNTIL "recovered_until_us"
 
 struct _PrDaemon {
-  PrNodeConfig *config;
+  PrConfig *config;
+  char *config_path;
+  const PrNodeOverrides *overrides;
   PrSpool *spool;
   PrIndex *index;
   PrStudyTracker *tracker;
+  PrRouting *routing;
+  PrScheduler *scheduler;
   PrListener *listener;
   GMainLoop *loop;
   guint recovery_timer;
   guint shutdown_timer;
+  guint shutdown_ticks;
   gboolean recovery_due;
   int exit_status;
 };
@@ -46,6 +54,20 @@ on_instance_stored (gint64 study_id, gpointer user_data)
 {
   PrDaemon *self = user_data;
   pr_study_tracker_note_instance (self->tracker, study_id);
+  pr_routing_note_instance (self->routing, study_id);
+}
+
+static void
+on_route_fired (gint64 study_id, gint64 route_run_id, gpointer user_data)
+{
+  PrDaemon *self = user_data;
+  pr_scheduler_wake (self->scheduler);
+}
+
+static void
+on_job_ended (gint64 job_id, PrJobState state, gpointer user_data)
+{
+  /* Result delivery hooks in here. */
 }
 
 /* Indexes what the spool has and the index lacks, in folders changed since
@@ -64,7 +86,12 @@ recover (PrDaemon *self)
   GArray *studies = NULL;
   guint n = pr_recovery_reindex (self->spool, self->index, since - RECOVERY_SLACK_US, &studies);
   for (guint i = 0; i < studies->len; i++)
-    pr_study_tracker_note_instance (self->tracker, g_array_index (studies, gint64, i));
+    {
+      gint64 study_id = g_array_index (studies, gint64, i);
+      pr_study_tracker_note_instance (self->tracker, study_id);
+      if (self->routing != NULL)
+        pr_routing_note_instance (self->routing, study_id);
+    }
   g_array_unref (studies);
   if (n > 0)
     g_message ("recovery: indexed %u instance(s) found in the spool but not in the index", n);
@@ -109,12 +136,66 @@ on_receiver_exited (gint64 association_id, gboolean abnormal, gpointer user_data
     }
 }
 
+gboolean
+pr_daemon_reload (PrDaemon *self)
+{
+  if (self->config_path == NULL)
+    {
+      g_message ("reload: running on the embedded default; there is no file to reload "
+                 "(start with --config FILE)");
+      return FALSE;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrConfig) fresh = pr_router_load_config (self->config_path, &error);
+  if (fresh != NULL && self->overrides != NULL)
+    pr_node_overrides_apply (self->overrides, fresh->node);
+  if (fresh != NULL && !pr_node_config_validate (fresh->node, &error))
+    g_clear_pointer (&fresh, pr_config_free);
+  if (fresh == NULL)
+    {
+      g_warning ("reload refused, the running configuration stays:\n%s", error->message);
+      return FALSE;
+    }
+
+  /* What the process is bound to cannot change under it. */
+  PrNodeConfig *old = self->config->node, *new = fresh->node;
+  if (g_strcmp0 (old->bind_address, new->bind_address) != 0 || old->port != new->port ||
+      g_strcmp0 (old->storage_dir, new->storage_dir) != 0)
+    {
+      g_warning ("reload: bind address, port and storage folder changes need a restart; keeping %s:%u and %s",
+                 old->bind_address, old->port, old->storage_dir);
+      g_free (new->bind_address);
+      new->bind_address = g_strdup (old->bind_address);
+      new->port = old->port;
+      g_free (new->storage_dir);
+      new->storage_dir = g_strdup (old->storage_dir);
+    }
+
+  PrConfig *previous = self->config;
+  self->config = g_steal_pointer (&fresh);
+  pr_listener_set_config (self->listener, self->config->node);
+  pr_study_tracker_set_quiet_period (self->tracker, self->config->node->quiet_period_s);
+  pr_routing_set_config (self->routing, self->config);
+  pr_scheduler_set_config (self->scheduler, self->config);
+  pr_config_free (previous);
+  g_message ("reload: %s is in effect: %u route(s), %u analyzer(s), %u peer(s)", self->config_path,
+             self->config->routes->len, self->config->analyzers->len, self->config->peers->len);
+  return TRUE;
+}
+
+static gboolean
+on_hangup (gpointer user_data)
+{
+  pr_daemon_reload (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_shutdown_check (gpointer user_data)
 {
   PrDaemon *self = user_data;
-  static guint waited;
-  if (pr_listener_get_n_active (self->listener) == 0 || ++waited > SHUTDOWN_GRACE_S * 10)
+  guint busy = pr_listener_get_n_active (self->listener) + pr_scheduler_get_n_running (self->scheduler);
+  if (busy == 0 || ++self->shutdown_ticks > SHUTDOWN_GRACE_S * 10)
     {
       if (pr_listener_get_n_active (self->listener) > 0)
         {
@@ -134,22 +215,27 @@ on_terminate (gpointer user_data)
   PrDaemon *self = user_data;
   if (self->shutdown_timer != 0)
     return G_SOURCE_CONTINUE;
-  g_message ("shutting down: no new associations; waiting up to %d s for %u running", SHUTDOWN_GRACE_S,
-             pr_listener_get_n_active (self->listener));
+  g_message ("shutting down: no new associations; waiting up to %d s for %u association(s); stopping %u "
+             "analysis job(s) (they will run again)",
+             SHUTDOWN_GRACE_S, pr_listener_get_n_active (self->listener),
+             pr_scheduler_get_n_running (self->scheduler));
   pr_listener_stop (self->listener);
+  pr_scheduler_stop_all (self->scheduler);
   self->shutdown_timer = g_timeout_add (100, on_shutdown_check, self);
   return G_SOURCE_CONTINUE;
 }
 
 PrDaemon *
-pr_daemon_new (const PrNodeConfig *config, GError **error)
+pr_daemon_new (PrConfig *config, const char *config_path, const PrNodeOverrides *overrides, GError **error)
 {
-  if (!pr_node_config_validate (config, error))
+  g_autoptr (PrDaemon) self = g_new0 (PrDaemon, 1);
+  self->config = config;
+  self->config_path = g_strdup (config_path);
+  self->overrides = overrides;
+  if (!pr_node_config_validate (config->node, error))
     return NULL;
 
-  g_autoptr (PrDaemon) self = g_new0 (PrDaemon, 1);
-  self->config = pr_node_config_copy (config);
-  self->spool = pr_spool_open (config->storage_dir, error);
+  self->spool = pr_spool_open (config->node->storage_dir, error);
   if (self->spool == NULL)
     return NULL;
   g_autofree char *index_path = g_build_filename (pr_spool_get_root (self->spool), "index.sqlite", NULL);
@@ -162,13 +248,19 @@ pr_daemon_new (const PrNodeConfig *config, GError **error)
   if (stale > 0)
     g_message ("removed %u partial file(s) left by an interrupted run", stale);
 
-  self->tracker = pr_study_tracker_new (self->index, config->quiet_period_s, on_study_complete, self);
+  self->tracker = pr_study_tracker_new (self->index, config->node->quiet_period_s, on_study_complete, self);
   if (!pr_study_tracker_resume (self->tracker, error))
     return NULL;
+  self->routing = pr_routing_new (self->index, config, on_route_fired, self);
   recover (self);
+  if (!pr_routing_resume (self->routing, error))
+    return NULL;
+  self->scheduler = pr_scheduler_new (self->index, pr_spool_get_root (self->spool), config, on_job_ended, self);
+  if (!pr_scheduler_start (self->scheduler, error))
+    return NULL;
 
   PrListenerEvents events = { on_instance_stored, on_receiver_exited };
-  self->listener = pr_listener_new (config, self->index, &events, self, error);
+  self->listener = pr_listener_new (config->node, self->index, &events, self, error);
   if (self->listener == NULL)
     return NULL;
   return g_steal_pointer (&self);
@@ -180,15 +272,19 @@ pr_daemon_run (PrDaemon *self)
   self->loop = g_main_loop_new (NULL, FALSE);
   guint sigterm = g_unix_signal_add (SIGTERM, on_terminate, self);
   guint sigint = g_unix_signal_add (SIGINT, on_terminate, self);
+  guint sighup = g_unix_signal_add (SIGHUP, on_hangup, self);
   self->recovery_timer = g_timeout_add_seconds (RECOVERY_INTERVAL_S, on_recovery_timer, self);
 
-  g_message ("ready: AE %s listening on %s:%u, storage %s, %u open studies", self->config->ae_title,
-             self->config->bind_address, pr_listener_get_port (self->listener), pr_spool_get_root (self->spool),
+  const PrNodeConfig *node = self->config->node;
+  g_message ("ready: AE %s listening on %s:%u, storage %s, configuration %s, %u route(s), %u open studies",
+             node->ae_title, node->bind_address, pr_listener_get_port (self->listener), pr_spool_get_root (self->spool),
+             self->config_path ? self->config_path : "(embedded default)", self->config->routes->len,
              pr_study_tracker_get_n_open (self->tracker));
   g_main_loop_run (self->loop);
 
   g_source_remove (sigterm);
   g_source_remove (sigint);
+  g_source_remove (sighup);
   g_clear_handle_id (&self->recovery_timer, g_source_remove);
   g_message ("stopped");
   return self->exit_status;
@@ -200,10 +296,13 @@ pr_daemon_free (PrDaemon *self)
   if (self == NULL)
     return;
   g_clear_pointer (&self->listener, pr_listener_free);
+  g_clear_pointer (&self->scheduler, pr_scheduler_free);
+  g_clear_pointer (&self->routing, pr_routing_free);
   g_clear_pointer (&self->tracker, pr_study_tracker_free);
   g_clear_pointer (&self->index, pr_index_free);
   g_clear_pointer (&self->spool, pr_spool_free);
   g_clear_pointer (&self->loop, g_main_loop_unref);
-  pr_node_config_free (self->config);
+  g_clear_pointer (&self->config, pr_config_free);
+  g_free (self->config_path);
   g_free (self);
 }

@@ -10,6 +10,7 @@
 
 #include "pr-commands.h"
 #include "pr-log.h"
+#include "plugin/builtin/pr-test-analyzer.h"
 #include "pr-receiver.h"
 
 typedef struct {
@@ -21,6 +22,9 @@ typedef struct {
 static const Command commands[] = {
   { "serve", pr_command_serve, "run the gateway: receive studies over DICOM" },
   { "send", pr_command_send, "send DICOM files or folders to a DICOM peer (C-STORE)" },
+  { "check-config", pr_command_check_config, "check a configuration file, or print the default" },
+  { "route", pr_command_route, "dry run: which routes would take these DICOM files" },
+  { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one" },
 };
 
 static void
@@ -30,8 +34,8 @@ print_help (FILE *out)
                 "preread is a DICOM AI gateway: it receives imaging studies, routes them to\n"
                 "analyzers and delivers their results as DICOM objects.\n\nCommands:\n");
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out, "  %-8s %s\n  %-8s %s\n\n", "help", "show this help", "--version", "show the version");
+    fprintf (out, "  %-13s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "  %-13s %s\n  %-13s %s\n\n", "help", "show this help", "--version", "show the version");
   fprintf (out, "Run \"preread COMMAND --help\" for the options of a command.\n");
 }
 
@@ -62,6 +66,8 @@ main (int argc, char **argv)
     }
   if (strcmp (name, PR_RECEIVER_SUBCOMMAND) == 0)
     return pr_receiver_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_TEST_ANALYZER_SUBCOMMAND) == 0)
+    return pr_test_analyzer_main (argc - 1, argv + 1);
 
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (name, commands[i].name) == 0)

@@ -6,12 +6,14 @@
 #include "dcmtk/dcmdata/dcdict.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmdata/dctag.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/appender.h"
 #include "dcmtk/oflog/spi/logevent.h"
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <exception>
@@ -144,4 +146,26 @@ extern "C" gboolean
 pr_dicom_is_known_transfer_syntax (const char *uid)
 {
   return uid != NULL && DcmXfer (uid).getXfer () != EXS_Unknown;
+}
+
+extern "C" gboolean
+pr_dicom_attribute_to_tag (const char *name, guint32 *tag)
+{
+  if (name == NULL)
+    return FALSE;
+  unsigned int group = 0, element = 0;
+  char tail = 0;
+  guint32 value;
+  if (sscanf (name, "%4x,%4x%c", &group, &element, &tail) == 2 && strlen (name) == 9)
+    value = (group << 16) | element;
+  else
+    {
+      DcmTag found;
+      if (DcmTag::findTagFromName (name, found).bad ())
+        return FALSE;
+      value = ((guint32) found.getGroup () << 16) | found.getElement ();
+    }
+  if (tag != NULL)
+    *tag = value;
+  return TRUE;
 }

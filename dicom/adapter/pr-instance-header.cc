@@ -199,7 +199,11 @@ pr_instance_header_to_json (const PrInstanceHeader *header, gsize max_value_byte
       copy.loadAllDataIntoMemory ();
       std::ostringstream out;
       DcmJsonFormatCompact format (OFFalse);
+      /* DcmDataset::writeJson writes the members only; the braces are the
+       * caller's (DcmFileFormat adds them). */
+      out << "{";
       OFCondition cond = copy.writeJson (out, format);
+      out << "}";
       if (cond.bad ())
         return pr_set_error_from_condition (&error, PR_DICOM_ERROR_INVALID, cond, "cannot write JSON");
       json = g_utf8_make_valid (out.str ().c_str (), -1);

@@ -1,0 +1,169 @@
+/* pr-command-jobs.c: `preread jobs`, the administrator's view of the queue. */
+#include "config.h"
+
+#include "pr-commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/pr-config.h"
+#include "pr-index.h"
+
+static const char *const priority_names[] = { "low", "normal", "high", "urgent" };
+
+static char *
+format_time (gint64 us)
+{
+  if (us == 0)
+    return g_strdup ("-");
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
+  return g_date_time_format (t, "%Y-%m-%d %H:%M:%S");
+}
+
+static void
+print_jobs (GPtrArray *jobs)
+{
+  printf ("%-6s %-10s %-8s %-16s %-24s %-6s %-7s %-19s %s\n", "ID", "STATE", "ATTEMPT", "ANALYZER", "ROUTE", "STUDY",
+          "PRIO", "CREATED", "REASON / SUMMARY");
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      const PrJob *j = jobs->pdata[i];
+      g_autofree char *created = format_time (j->created_at_us);
+      g_autofree char *attempts = g_strdup_printf ("%d/%d", j->attempts, j->max_attempts);
+      const char *note = j->summary ? j->summary : (j->reason ? j->reason : "");
+      printf ("%-6" G_GINT64_FORMAT " %-10s %-8s %-16s %-24s %-6" G_GINT64_FORMAT " %-7s %-19s %s%s\n", j->id,
+              pr_job_state_to_string (j->state), attempts, j->analyzer, j->route, j->study_id,
+              j->priority >= 0 && j->priority <= 3 ? priority_names[j->priority] : "?", created, note,
+              j->cancel_requested ? " (cancel requested)" : "");
+    }
+  if (jobs->len == 0)
+    printf ("no jobs\n");
+}
+
+static gboolean
+parse_id (const char *text, gint64 *id)
+{
+  char *end = NULL;
+  gint64 value = g_ascii_strtoll (text ? text : "", &end, 10);
+  if (text == NULL || end == text || *end != '\0' || value <= 0)
+    return FALSE;
+  *id = value;
+  return TRUE;
+}
+
+/* The storage folder: --storage, else the configuration's, else the default's. */
+static char *
+storage_dir (const char *storage, const char *config_path, GError **error)
+{
+  if (storage != NULL)
+    return g_strdup (storage);
+  g_autoptr (PrConfig) config = config_path ? pr_config_load_file (config_path, error) : pr_config_load_default ();
+  if (config == NULL)
+    return NULL;
+  return g_strdup (config->node->storage_dir);
+}
+
+int
+pr_command_jobs (int argc, char **argv)
+{
+  g_autofree char *storage = NULL, *config_path = NULL, *state = NULL, *analyzer = NULL;
+  gint64 study = 0;
+  int limit = 50;
+  g_auto (GStrv) rest = NULL;
+  GOptionEntry entries[] = {
+    { "storage", 0, 0, G_OPTION_ARG_FILENAME, &storage, "Storage folder of the gateway", "DIR" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Take the storage folder from this configuration", "FILE" },
+    { "state", 0, 0, G_OPTION_ARG_STRING, &state, "Only jobs in this state (queued, running, done, declined, failed, timed-out, cancelled)", "STATE" },
+    { "study", 0, 0, G_OPTION_ARG_INT64, &study, "Only jobs of this study (index id)", "ID" },
+    { "analyzer", 0, 0, G_OPTION_ARG_STRING, &analyzer, "Only jobs of this analyzer", "NAME" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most this many, newest first (default: 50; 0: all)", "N" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "[retry ID | cancel ID]" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("[list | retry ID | cancel ID] - the analysis queue");
+  g_option_context_set_summary (context, "Lists jobs (one per study, route and analyzer), newest first. \"retry ID\"\n"
+                                         "puts a finished job back in the queue with fresh attempts; \"cancel ID\"\n"
+                                         "cancels a queued job, or asks the daemon to stop a running one.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("preread jobs: %s\n", error->message);
+      return 2;
+    }
+  const char *action = rest && rest[0] ? rest[0] : "list";
+  PrJobFilter filter = { -1, study, analyzer, limit > 0 ? (guint) limit : 0 };
+  if (state != NULL)
+    {
+      PrJobState s;
+      if (!pr_job_state_from_string (state, &s))
+        {
+          g_printerr ("preread jobs: unknown state \"%s\"\n", state);
+          return 2;
+        }
+      filter.state = (int) s;
+    }
+  gint64 id = 0;
+  if (strcmp (action, "list") != 0 && (rest[1] == NULL || !parse_id (rest[1], &id) || rest[2] != NULL))
+    {
+      g_printerr ("preread jobs: %s needs one job ID\n", action);
+      return 2;
+    }
+  if (strcmp (action, "list") != 0 && strcmp (action, "retry") != 0 && strcmp (action, "cancel") != 0)
+    {
+      g_printerr ("preread jobs: unknown action \"%s\" (list, retry ID or cancel ID)\n", action);
+      return 2;
+    }
+
+  g_autofree char *dir = storage_dir (storage, config_path, &error);
+  if (dir == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      return 1;
+    }
+  g_autofree char *db = g_build_filename (dir, "index.sqlite", NULL);
+  if (!g_file_test (db, G_FILE_TEST_EXISTS))
+    {
+      g_printerr ("preread jobs: no gateway data in %s (give --storage or --config)\n", dir);
+      return 1;
+    }
+  g_autoptr (PrIndex) index = pr_index_open (db, &error);
+  if (index == NULL)
+    {
+      g_printerr ("preread jobs: %s\n", error->message);
+      return 1;
+    }
+
+  if (strcmp (action, "list") == 0)
+    {
+      g_autoptr (GPtrArray) jobs = pr_index_list_jobs (index, &filter, &error);
+      if (jobs == NULL)
+        {
+          g_printerr ("preread jobs: %s\n", error->message);
+          return 1;
+        }
+      print_jobs (jobs);
+      return 0;
+    }
+  if (strcmp (action, "retry") == 0)
+    {
+      if (!pr_index_retry_job (index, id, &error))
+        {
+          g_printerr ("preread jobs: %s\n", error->message);
+          return 1;
+        }
+      printf ("job %" G_GINT64_FORMAT " is queued again\n", id);
+      return 0;
+    }
+  gboolean was_running = FALSE;
+  if (!pr_index_cancel_job (index, id, &was_running, &error))
+    {
+      g_printerr ("preread jobs: %s\n", error->message);
+      return 1;
+    }
+  printf (was_running ? "job %" G_GINT64_FORMAT " will be stopped by the gateway\n"
+                      : "job %" G_GINT64_FORMAT " is cancelled\n",
+          id);
+  return 0;
+}
