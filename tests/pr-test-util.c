@@ -368,6 +368,32 @@ pr_test_index_int (PrTestDaemon *d, const char *sql)
   return value;
 }
 
+gboolean
+pr_test_wait_index_int (PrTestDaemon *d, const char *sql, gint64 expected, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  do
+    {
+      if (pr_test_index_int (d, sql) == expected)
+        return TRUE;
+      g_usleep (50000);
+    }
+  while (g_get_monotonic_time () < deadline);
+  g_test_message ("still %" G_GINT64_FORMAT " after %u ms, not %" G_GINT64_FORMAT ": %s", pr_test_index_int (d, sql),
+                  timeout_ms, expected, sql);
+  return FALSE;
+}
+
+char *
+pr_test_write_file (const char *dir, const char *name, const char *content)
+{
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GError) error = NULL;
+  g_file_set_contents (path, content, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
 GBytes *
 pr_test_dataset_bytes (const char *path)
 {

@@ -110,6 +110,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrTestDaemon, pr_test_daemon_free)
  * test when the query fails. */
 gint64 pr_test_index_int (PrTestDaemon *daemon, const char *sql);
 
+/* Waits until the integer @sql returns equals @expected; FALSE on timeout. */
+gboolean pr_test_wait_index_int (PrTestDaemon *daemon, const char *sql, gint64 expected, guint timeout_ms);
+
+/* Writes @content to @dir/@name; returns the path. */
+char *pr_test_write_file (const char *dir, const char *name, const char *content);
+
 /* The data set of a Part 10 file: the bytes after its meta information. */
 GBytes *pr_test_dataset_bytes (const char *path);
 
