@@ -1358,6 +1358,72 @@ test_names_round_trip (void)
   g_assert_cmpint (((PrRouteAnalysis *) route->analyses->pdata[0])->prefer, ==, PR_PREFER_ALL);
 }
 
+/* ---- regressions found while writing these tests ----------------------- */
+
+static void
+test_regex_written_over_lines_matches (void)
+{
+  const PrCondition *c;
+  g_autoptr (PrConfig) config = parse_match ("<regex attribute=\"StudyDescription\">\n   CHEST\n</regex>", &c);
+  g_assert_true (holds (c, "StudyDescription", "CT CHEST", NULL));
+  g_autofree char *text = pr_condition_describe (c);
+  g_assert_null (strchr (text, '\n'));
+}
+
+static void
+test_booleans_allow_surrounding_spaces (void)
+{
+  g_autoptr (PrConfig) config = load_ok ("<preread version=\"1\"><node check-called-ae=\" true \"/></preread>");
+  g_assert_true (config->node->check_called_ae);
+  g_autoptr (PrConfig) off = load_ok ("<preread version=\"1\"><node check-called-ae=\" false \"/></preread>");
+  g_assert_false (off->node->check_called_ae);
+  const PrCondition *c;
+  g_autoptr (PrConfig) config2 = parse_match ("<equals attribute=\"Modality\" ignore-case=\" true \">ct</equals>", &c);
+  g_assert_true (holds (c, "Modality", "CT", NULL));
+}
+
+static void
+test_http_port_is_checked (void)
+{
+  const char *bad[] = { "127.0.0.1:70000", "127.0.0.1:65536", "127.0.0.1:80abc", "127.0.0.1:0", "no-port" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autofree char *xml = g_strdup_printf ("<preread version=\"1\">\n<node http=\"%s\"/>\n</preread>", bad[i]);
+      assert_one_error (xml, PR_CONF_ERROR_INVALID, 2, "ADDRESS:PORT");
+    }
+  g_autoptr (PrConfig) ok = load_ok ("<preread version=\"1\"><node http=\"127.0.0.1:8042\"/></preread>");
+  g_assert_cmpstr (ok->node->http_address, ==, "127.0.0.1:8042");
+}
+
+static void
+test_range_takes_decimal_numbers_only (void)
+{
+  const PrCondition *c;
+  g_autoptr (PrConfig) config = parse_match ("<range attribute=\"SliceThickness\" min=\"0.5\" max=\"2.5\"/>", &c);
+  g_assert_true (holds (c, "SliceThickness", "1", NULL));
+  g_assert_true (holds (c, "SliceThickness", "+1.25e0", NULL));
+  g_assert_false (holds (c, "SliceThickness", "0x1", NULL));
+  g_assert_false (holds (c, "SliceThickness", "1.0mm", NULL));
+  const PrCondition *big;
+  g_autoptr (PrConfig) config2 = parse_match ("<range attribute=\"@instances\" min=\"50\"/>", &big);
+  g_assert_false (holds (big, "@instances", "inf", NULL));
+  g_assert_false (holds (big, "@instances", "infinity", NULL));
+  g_assert_false (holds (big, "@instances", "nan", NULL));
+  g_assert_true (holds (big, "@instances", "50", NULL));
+}
+
+static void
+test_duplicate_analyzer_message_reads_well (void)
+{
+  const char *xml = "<preread version=\"1\">\n"
+                    "  <analyzers>\n"
+                    "    <analyzer name=\"a\" builtin=\"test\"/>\n"
+                    "    <analyzer name=\"a\" builtin=\"test\"/>\n"
+                    "  </analyzers>\n"
+                    "</preread>\n";
+  assert_one_error (xml, PR_CONF_ERROR_INVALID, 4, "there is already an analyzer named \"a\"");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1418,5 +1484,10 @@ main (int argc, char **argv)
   g_test_add_func ("/config/names/priority-and-preference-strings", test_names);
   g_test_add_func ("/config/names/schema-values-round-trip", test_names_round_trip);
 
+  g_test_add_func ("/config/regressions/regex-written-over-lines-matches", test_regex_written_over_lines_matches);
+  g_test_add_func ("/config/regressions/booleans-allow-surrounding-spaces", test_booleans_allow_surrounding_spaces);
+  g_test_add_func ("/config/regressions/http-port-is-checked", test_http_port_is_checked);
+  g_test_add_func ("/config/regressions/range-takes-decimal-numbers-only", test_range_takes_decimal_numbers_only);
+  g_test_add_func ("/config/regressions/duplicate-analyzer-message-reads-well", test_duplicate_analyzer_message_reads_well);
   return g_test_run ();
 }
