@@ -197,9 +197,10 @@ describe_into (GString *out, const PrCondition *c)
     case PR_CONDITION_RANGE:
       {
         char lo[G_ASCII_DTOSTR_BUF_SIZE], hi[G_ASCII_DTOSTR_BUF_SIZE];
+        /* %.10g: "0.1" as written, not its binary neighbour 0.10000000000000001 */
         g_string_append_printf (out, "%s in [%s, %s]", c->attribute,
-                                c->has_min ? g_ascii_dtostr (lo, sizeof lo, c->min) : "-inf",
-                                c->has_max ? g_ascii_dtostr (hi, sizeof hi, c->max) : "+inf");
+                                c->has_min ? g_ascii_formatd (lo, sizeof lo, "%.10g", c->min) : "-inf",
+                                c->has_max ? g_ascii_formatd (hi, sizeof hi, "%.10g", c->max) : "+inf");
       }
       break;
     case PR_CONDITION_EXISTS:
