@@ -282,11 +282,5 @@ pr_index_list_cancel_requests (PrIndex *index, GError **error)
                                                 error);
   if (stmt == NULL)
     return NULL;
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  while (sqlite3_step (stmt) == SQLITE_ROW)
-    {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
-      g_array_append_val (ids, id);
-    }
-  return ids;
+  return pr_index_collect_ids (index, stmt, "listing cancel requests", error);
 }

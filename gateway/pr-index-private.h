@@ -35,3 +35,6 @@ void pr_index_bind_text (sqlite3_stmt *stmt, int column, const char *value);
 
 /* Steps a statement that returns no rows. */
 gboolean pr_index_step_done (PrIndex *index, sqlite3_stmt *stmt, GError **error, const char *what);
+
+/* Steps @stmt and collects its first column as gint64 ids. */
+GArray *pr_index_collect_ids (PrIndex *index, sqlite3_stmt *stmt, const char *what, GError **error);

@@ -98,20 +98,7 @@ pr_index_list_unrouted_studies (PrIndex *index, GError **error)
                                                 error);
   if (stmt == NULL)
     return NULL;
-  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  int rc;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
-      g_array_append_val (ids, id);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      g_array_unref (ids);
-      pr_index_fail (index, error, "listing studies to route");
-      return NULL;
-    }
-  return ids;
+  return pr_index_collect_ids (index, stmt, "listing studies to route", error);
 }
 
 gboolean

@@ -74,6 +74,25 @@ pr_index_step_done (PrIndex *index, sqlite3_stmt *stmt, GError **error, const ch
   return TRUE;
 }
 
+GArray *
+pr_index_collect_ids (PrIndex *index, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      g_array_append_val (ids, id);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      g_array_unref (ids);
+      pr_index_fail (index, error, what);
+      return NULL;
+    }
+  return ids;
+}
+
 static gboolean
 migrate (PrIndex *index, GError **error)
 {
