@@ -253,6 +253,11 @@ read_analyzer (Loader *l, xmlNode *node)
   a->concurrency = (guint) attr_u64 (node, "concurrency", 1);
   a->max_attempts = (guint) attr_u64 (node, "max-attempts", 3);
   a->retry_delay_s = (guint) attr_u64 (node, "retry-delay", 30);
+  a->quarantine_after = (guint) attr_u64 (node, "quarantine-after", 5);
+  const char *inputs = xml_attr (node, "inputs");
+  a->decode_volumes = g_strcmp0 (inputs, "volumes") == 0;
+  if (inputs != NULL && a->kind != PR_ANALYZER_PROGRAM)
+    report (l, node->line, "analyzer \"%s\": inputs= is for programs (modules ask for volumes themselves)", a->name);
   g_autofree char *owner = g_strdup_printf ("analyzer \"%s\"", a->name);
   a->parameters = read_parameters (l, node, owner);
   if (a->no_progress_timeout_s > a->timeout_s)

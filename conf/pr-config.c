@@ -61,13 +61,30 @@ peer_free (PrPeer *p)
   g_free (p);
 }
 
-static void
-analyzer_free (PrAnalyzerConfig *a)
+void
+pr_analyzer_config_free (PrAnalyzerConfig *a)
 {
+  if (a == NULL)
+    return;
   g_free (a->name);
   g_free (a->location);
   g_clear_pointer (&a->parameters, g_hash_table_unref);
   g_free (a);
+}
+
+PrAnalyzerConfig *
+pr_analyzer_config_copy (const PrAnalyzerConfig *a)
+{
+  PrAnalyzerConfig *copy = g_memdup2 (a, sizeof *a);
+  copy->name = g_strdup (a->name);
+  copy->location = g_strdup (a->location);
+  copy->parameters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter iter;
+  gpointer key, value;
+  g_hash_table_iter_init (&iter, a->parameters);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_insert (copy->parameters, g_strdup (key), g_strdup (value));
+  return copy;
 }
 
 static void
@@ -115,7 +132,7 @@ pr_config_new (const char *source)
   c->source = g_strdup (source ? source : "(string)");
   c->node = pr_node_config_new_default ();
   c->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
-  c->analyzers = g_ptr_array_new_with_free_func ((GDestroyNotify) analyzer_free);
+  c->analyzers = g_ptr_array_new_with_free_func ((GDestroyNotify) pr_analyzer_config_free);
   c->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
   return c;
 }

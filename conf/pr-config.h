@@ -49,6 +49,8 @@ typedef struct {
   guint concurrency;            /* jobs of this analyzer at once */
   guint max_attempts;           /* a job is retried after a crash or timeout up to this */
   guint retry_delay_s;          /* before the second attempt; doubles each time, at most 10 min */
+  guint quarantine_after;       /* consecutive crashes/timeouts before quarantine; 0: never */
+  gboolean decode_volumes;      /* programs: preread decodes the series into volume files first */
   int line;
 } PrAnalyzerConfig;
 
@@ -134,6 +136,11 @@ const char *pr_config_schema_xsd (void);
 const PrPeer *pr_config_find_peer (const PrConfig *config, const char *name);
 const PrAnalyzerConfig *pr_config_find_analyzer (const PrConfig *config, const char *name);
 const PrRoute *pr_config_find_route (const PrConfig *config, const char *name);
+
+/* Returns: (transfer full): a deep copy, e.g. to override limits for one run. */
+PrAnalyzerConfig *pr_analyzer_config_copy (const PrAnalyzerConfig *analyzer);
+void pr_analyzer_config_free (PrAnalyzerConfig *analyzer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrAnalyzerConfig, pr_analyzer_config_free)
 
 const char *pr_priority_to_string (PrPriority priority);
 const char *pr_series_preference_to_string (PrSeriesPreference prefer);

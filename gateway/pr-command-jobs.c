@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf/pr-config.h"
+#include "pr-analyzer-health.h"
 #include "pr-index.h"
 
 static const char *const priority_names[] = { "low", "normal", "high", "urgent" };
@@ -39,6 +40,23 @@ print_jobs (GPtrArray *jobs)
     }
   if (jobs->len == 0)
     printf ("no jobs\n");
+}
+
+/* Quarantined analyzers, below the jobs: their queued jobs wait for them. */
+static void
+print_quarantines (PrIndex *index)
+{
+  g_autoptr (GPtrArray) health = pr_index_list_analyzer_health (index, NULL);
+  for (guint i = 0; health != NULL && i < health->len; i++)
+    {
+      const PrAnalyzerHealth *h = health->pdata[i];
+      if (h->quarantined_at_us == 0)
+        continue;
+      g_autofree char *since = format_time (h->quarantined_at_us);
+      printf ("\nanalyzer %s is QUARANTINED since %s: %s\n  its jobs wait until its file changes or "
+              "`preread jobs enable %s`\n",
+              h->analyzer, since, h->quarantine_reason ? h->quarantine_reason : "", h->analyzer);
+    }
 }
 
 static gboolean
@@ -78,13 +96,15 @@ pr_command_jobs (int argc, char **argv)
     { "study", 0, 0, G_OPTION_ARG_INT64, &study, "Only jobs of this study (index id)", "ID" },
     { "analyzer", 0, 0, G_OPTION_ARG_STRING, &analyzer, "Only jobs of this analyzer", "NAME" },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most this many, newest first (default: 50; 0: all)", "N" },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "[retry ID | cancel ID]" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, "[retry ID | cancel ID | enable ANALYZER]" },
     { NULL },
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("[list | retry ID | cancel ID] - the analysis queue");
-  g_option_context_set_summary (context, "Lists jobs (one per study, route and analyzer), newest first. \"retry ID\"\n"
-                                         "puts a finished job back in the queue with fresh attempts; \"cancel ID\"\n"
-                                         "cancels a queued job, or asks the daemon to stop a running one.");
+  g_autoptr (GOptionContext) context =
+    g_option_context_new ("[list | retry ID | cancel ID | enable ANALYZER] - the analysis queue");
+  g_option_context_set_summary (context, "Lists jobs (one per study, route and analyzer), newest first, and the\n"
+                                         "analyzers in quarantine. \"retry ID\" puts a finished job back in the queue\n"
+                                         "with fresh attempts; \"cancel ID\" cancels a queued job, or asks the daemon\n"
+                                         "to stop a running one; \"enable ANALYZER\" lifts a quarantine.");
   g_option_context_add_main_entries (context, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -105,14 +125,21 @@ pr_command_jobs (int argc, char **argv)
       filter.state = (int) s;
     }
   gint64 id = 0;
-  if (strcmp (action, "list") != 0 && (rest[1] == NULL || !parse_id (rest[1], &id) || rest[2] != NULL))
+  gboolean by_id = strcmp (action, "retry") == 0 || strcmp (action, "cancel") == 0;
+  gboolean by_name = strcmp (action, "enable") == 0;
+  if (!by_id && !by_name && strcmp (action, "list") != 0)
+    {
+      g_printerr ("preread jobs: unknown action \"%s\" (list, retry ID, cancel ID or enable ANALYZER)\n", action);
+      return 2;
+    }
+  if (by_id && (rest[1] == NULL || !parse_id (rest[1], &id) || rest[2] != NULL))
     {
       g_printerr ("preread jobs: %s needs one job ID\n", action);
       return 2;
     }
-  if (strcmp (action, "list") != 0 && strcmp (action, "retry") != 0 && strcmp (action, "cancel") != 0)
+  if (by_name && (rest[1] == NULL || rest[2] != NULL))
     {
-      g_printerr ("preread jobs: unknown action \"%s\" (list, retry ID or cancel ID)\n", action);
+      g_printerr ("preread jobs: enable needs one analyzer name\n");
       return 2;
     }
 
@@ -144,6 +171,20 @@ pr_command_jobs (int argc, char **argv)
           return 1;
         }
       print_jobs (jobs);
+      print_quarantines (index);
+      return 0;
+    }
+  if (by_name)
+    {
+      gboolean released = FALSE;
+      if (!pr_index_release_analyzer (index, rest[1], &released, &error))
+        {
+          g_printerr ("preread jobs: %s\n", error->message);
+          return 1;
+        }
+      printf (released ? "analyzer %s is enabled again; its queued jobs will run\n"
+                       : "analyzer %s was not quarantined (its failure count is reset)\n",
+              rest[1]);
       return 0;
     }
   if (strcmp (action, "retry") == 0)

@@ -137,17 +137,19 @@ pr_index_get_job (PrIndex *index, gint64 job_id, GError **error)
 }
 
 GPtrArray *
-pr_index_next_runnable_jobs (PrIndex *index, gint64 now_us, guint limit, GError **error)
+pr_index_next_runnable_jobs (PrIndex *index, const char *analyzer, gint64 now_us, guint limit, GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
                                                 "SELECT " JOB_COLUMNS " FROM jobs"
-                                                " WHERE state = 'queued' AND not_before <= ?"
-                                                " ORDER BY priority DESC, created_at, id LIMIT ?",
+                                                " WHERE state = 'queued' AND not_before <= ?1"
+                                                " AND (?3 IS NULL OR analyzer = ?3)"
+                                                " ORDER BY priority DESC, created_at, id LIMIT ?2",
                                                 error);
   if (stmt == NULL)
     return NULL;
   sqlite3_bind_int64 (stmt, 1, now_us);
   sqlite3_bind_int64 (stmt, 2, limit);
+  pr_index_bind_text (stmt, 3, analyzer);
   return collect_jobs (index, stmt, error);
 }
 

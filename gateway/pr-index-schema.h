@@ -131,4 +131,14 @@ static const char *const pr_index_migrations[] = {
   "  sent_at INTEGER);"
   "CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);"
   "CREATE UNIQUE INDEX outbox_once ON outbox (kind, study_id, coalesce (peer, ''), sop_instance_uid, coalesce (route, ''));",
+
+  /* 3: analyzer health (quarantine) */
+  "CREATE TABLE analyzer_health ("
+  "  analyzer TEXT PRIMARY KEY,"
+  "  consecutive_failures INTEGER NOT NULL DEFAULT 0,"
+  "  last_failure TEXT,"
+  "  last_failure_at INTEGER,"
+  "  quarantined_at INTEGER,"
+  "  quarantine_reason TEXT,"
+  "  file_signature TEXT);",
 };

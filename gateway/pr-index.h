@@ -214,8 +214,10 @@ GPtrArray *pr_index_list_series_instances (PrIndex *index, const char *series_ui
 /* Where a route run's results go: its JSON array (see create_route_run). */
 char *pr_index_get_route_run_results_to (PrIndex *index, gint64 route_run_id, GError **error);
 
-/* Queued jobs whose not_before has passed, urgent first, oldest first. */
-GPtrArray *pr_index_next_runnable_jobs (PrIndex *index, gint64 now_us, guint limit, GError **error);
+/* Queued jobs (of @analyzer, or of all when NULL) whose not_before has
+ * passed, urgent first, oldest first. */
+GPtrArray *pr_index_next_runnable_jobs (PrIndex *index, const char *analyzer, gint64 now_us, guint limit,
+                                        GError **error);
 
 /* queued -> running, counting the attempt. PR_INDEX_ERROR_NOT_FOUND when the
  * job is no longer queued (cancelled meanwhile). */

@@ -6,10 +6,11 @@
 #include <errno.h>
 #include <string.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
-#include "conf/pr-conf-error.h"
+#include "plugin/host/pr-job-description.h"
 
 void
 pr_job_folder_free (PrJobFolder *f)
@@ -37,45 +38,8 @@ pr_job_folder_locate (const char *storage_root, gint64 job_id)
   return f;
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
-add_string (JsonBuilder *b, const char *name, const char *value)
-{
-  json_builder_set_member_name (b, name);
-  if (value != NULL)
-    json_builder_add_string_value (b, value);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
-add_raw_json (JsonBuilder *b, const char *name, const char *json)
-{
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  json_builder_set_member_name (b, name);
-  if (json != NULL && json_parser_load_from_data (parser, json, -1, NULL))
-    json_builder_add_value (b, json_node_copy (json_parser_get_root (parser)));
-  else
-    json_builder_add_null_value (b);
-}
-
 static gboolean
-add_series (JsonBuilder *b, PrIndex *index, const char *storage_root, const PrIndexStudy *study,
+add_series (PrJobDescription *d, PrIndex *index, const char *storage_root, const PrIndexStudy *study,
             const char *series_uid, GError **error)
 {
   const PrIndexSeries *series = NULL;
@@ -90,84 +54,91 @@ add_series (JsonBuilder *b, PrIndex *index, const char *storage_root, const PrIn
   g_autoptr (GPtrArray) instances = pr_index_list_series_instances (index, series_uid, error);
   if (instances == NULL)
     return FALSE;
-
-  json_builder_begin_object (b);
-  add_string (b, "series_instance_uid", series_uid);
-  add_raw_json (b, "attributes", series->attributes_json);
-  json_builder_set_member_name (b, "instances");
-  json_builder_begin_array (b);
+  PrJobSeries *s = pr_job_description_add_series (d, series_uid, series->attributes_json);
   for (guint i = 0; i < instances->len; i++)
     {
       PrIndexInstance *inst = instances->pdata[i];
       g_autofree char *path = g_build_filename (storage_root, inst->path, NULL);
-      json_builder_begin_object (b);
-      add_string (b, "sop_instance_uid", inst->sop_instance_uid);
-      add_string (b, "sop_class_uid", inst->sop_class_uid);
-      add_string (b, "path", path);
-      json_builder_set_member_name (b, "instance_number");
-      if (inst->instance_number >= 0)
-        json_builder_add_int_value (b, inst->instance_number);
-      else
-        json_builder_add_null_value (b);
-      json_builder_end_object (b);
+      pr_job_series_add_instance (s, inst->sop_instance_uid, inst->sop_class_uid, path, inst->instance_number);
     }
-  json_builder_end_array (b);
-  json_builder_end_object (b);
+  if (d->study_attributes_json == NULL)
+    d->study_attributes_json = pr_job_description_study_attributes (series->attributes_json);
   return TRUE;
+}
+
+static gboolean
+read_json (const char *text, JsonNodeType type, JsonParser *parser, GError **error)
+{
+  if (!json_parser_load_from_data (parser, text ? text : "", -1, error))
+    return FALSE;
+  if (json_node_get_node_type (json_parser_get_root (parser)) != type)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "unexpected JSON in the job's row: %s", text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The job as job.json describes it. */
+static PrJobDescription *
+describe (PrIndex *index, const char *storage_root, const PrJob *job, const PrJobFolder *f, GError **error)
+{
+  g_autoptr (PrIndexStudy) study = pr_index_get_study (index, job->study_id, error);
+  if (study == NULL)
+    return NULL;
+  g_autoptr (PrJobDescription) d = pr_job_description_new ();
+  d->job_id = job->id;
+  d->attempt = job->attempts + 1; /* this attempt: the row counts it once started */
+  d->analyzer = g_strdup (job->analyzer);
+  d->route = g_strdup (job->route);
+  d->study_instance_uid = g_strdup (study->study_uid);
+  d->calling_ae = g_strdup (study->calling_ae);
+  d->instance_count = study->instance_count;
+  d->output_dir = g_strdup (f->output_folder);
+  d->findings_file = g_strdup (f->findings_file);
+
+  g_autoptr (JsonParser) parameters = json_parser_new ();
+  if (!read_json (job->parameters, JSON_NODE_OBJECT, parameters, error))
+    return NULL;
+  JsonObject *p = json_node_get_object (json_parser_get_root (parameters));
+  g_autoptr (GList) names = json_object_get_members (p);
+  for (GList *n = names; n; n = n->next)
+    {
+      const char *value = json_object_get_string_member_with_default (p, n->data, NULL);
+      if (value != NULL)
+        g_hash_table_replace (d->parameters, g_strdup (n->data), g_strdup (value));
+    }
+
+  g_autoptr (JsonParser) uids = json_parser_new ();
+  if (!read_json (job->series_uids, JSON_NODE_ARRAY, uids, error))
+    return NULL;
+  JsonArray *list = json_node_get_array (json_parser_get_root (uids));
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      const char *uid = json_node_get_string (json_array_get_element (list, i));
+      if (uid == NULL || !add_series (d, index, storage_root, study, uid, error))
+        return NULL;
+    }
+  return g_steal_pointer (&d);
 }
 
 PrJobFolder *
 pr_job_folder_prepare (PrIndex *index, const char *storage_root, const PrJob *job, GError **error)
 {
   g_autoptr (PrJobFolder) f = pr_job_folder_locate (storage_root, job->id);
-  g_autoptr (PrIndexStudy) study = pr_index_get_study (index, job->study_id, error);
-  if (study == NULL)
+  g_autoptr (PrJobDescription) description = describe (index, storage_root, job, f, error);
+  if (description == NULL)
     return NULL;
 
   /* Each attempt starts clean: nothing of a crashed attempt is trusted. */
-  remove_tree (f->folder);
+  pr_job_folder_remove (f->folder);
   if (g_mkdir_with_parents (f->output_folder, 0700) != 0)
     {
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "cannot create %s: %s", f->output_folder,
                    g_strerror (errno));
       return NULL;
     }
-
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  json_builder_begin_object (b);
-  add_string (b, "schema", "preread-job/1");
-  json_builder_set_member_name (b, "job");
-  json_builder_add_int_value (b, job->id);
-  json_builder_set_member_name (b, "attempt");
-  json_builder_add_int_value (b, job->attempts);
-  add_string (b, "analyzer", job->analyzer);
-  add_string (b, "route", job->route);
-  add_raw_json (b, "parameters", job->parameters);
-  json_builder_set_member_name (b, "study");
-  json_builder_begin_object (b);
-  add_string (b, "study_instance_uid", study->study_uid);
-  add_string (b, "calling_ae", study->calling_ae);
-  json_builder_set_member_name (b, "instance_count");
-  json_builder_add_int_value (b, study->instance_count);
-  json_builder_end_object (b);
-
-  json_builder_set_member_name (b, "series");
-  json_builder_begin_array (b);
-  g_autoptr (JsonParser) parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, job->series_uids, -1, error))
-    return NULL;
-  JsonArray *uids = json_node_get_array (json_parser_get_root (parser));
-  for (guint i = 0; i < json_array_get_length (uids); i++)
-    if (!add_series (b, index, storage_root, study, json_array_get_string_element (uids, i), error))
-      return NULL;
-  json_builder_end_array (b);
-
-  add_string (b, "output_dir", f->output_folder);
-  add_string (b, "findings_file", f->findings_file);
-  json_builder_end_object (b);
-
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  g_autofree char *text = json_to_string (root, TRUE);
+  g_autofree char *text = pr_job_description_to_json (description);
   if (!g_file_set_contents (f->job_file, text, -1, error))
     return NULL;
   return g_steal_pointer (&f);

@@ -11,6 +11,7 @@
 #include "pr-commands.h"
 #include "pr-log.h"
 #include "plugin/builtin/pr-test-analyzer.h"
+#include "plugin/runner/pr-runner.h"
 #include "pr-receiver.h"
 
 typedef struct {
@@ -24,7 +25,8 @@ static const Command commands[] = {
   { "send", pr_command_send, "send DICOM files or folders to a DICOM peer (C-STORE)" },
   { "check-config", pr_command_check_config, "check a configuration file, or print the default" },
   { "route", pr_command_route, "dry run: which routes would take these DICOM files" },
-  { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one" },
+  { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one; lift a quarantine" },
+  { "analyze", pr_command_analyze, "run one analyzer on local DICOM files, without a daemon" },
 };
 
 static void
@@ -68,6 +70,12 @@ main (int argc, char **argv)
     return pr_receiver_main (argc - 1, argv + 1);
   if (strcmp (name, PR_TEST_ANALYZER_SUBCOMMAND) == 0)
     return pr_test_analyzer_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_RUNNER_SUBCOMMAND) == 0)
+    return pr_runner_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_RUNNER_PROBE_SUBCOMMAND) == 0)
+    return pr_runner_probe_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_RUNNER_PROGRAM_SUBCOMMAND) == 0)
+    return pr_runner_program_main (argc - 1, argv + 1);
 
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (name, commands[i].name) == 0)

@@ -5,9 +5,12 @@
 
 #include <string.h>
 
-#include "plugin/builtin/pr-test-analyzer.h"
 #include "plugin/host/pr-findings.h"
+#include "plugin/host/pr-job-description.h"
 #include "plugin/host/pr-supervisor.h"
+#include "plugin/runner/pr-runner.h"
+#include "pr-analyzer-health.h"
+#include "pr-analyzer-launch.h"
 #include "pr-job-folder.h"
 
 #define POLL_INTERVAL_S 2
@@ -32,6 +35,9 @@ struct _Running {
   PrScheduler *scheduler;
   gint64 job_id;
   char *analyzer;
+  PrAnalyzerKind kind;
+  guint quarantine_after;
+  char *analyzer_file;          /* (nullable) for the quarantine's file signature */
   char *description;            /* "job 12 (inventory on study 3)" */
   PrRunSpec spec;               /* for describing the outcome */
   PrRun *run;
@@ -55,31 +61,6 @@ count_running (PrScheduler *self, const char *analyzer)
     if (strcmp (((Running *) value)->analyzer, analyzer) == 0)
       n++;
   return n;
-}
-
-/* argv for an analyzer, by kind. NULL with @reason when it cannot run yet. */
-static GStrv
-analyzer_argv (const PrAnalyzerConfig *a, const PrJobFolder *folder, const char **reason)
-{
-  switch (a->kind)
-    {
-    case PR_ANALYZER_BUILTIN:
-      {
-        /* Built-ins are this binary again, like receivers: still a separate
-         * process under the same limits as vendor code. */
-        const char *argv[] = { "/proc/self/exe", PR_TEST_ANALYZER_SUBCOMMAND, folder->folder, NULL };
-        return g_strdupv ((char **) argv);
-      }
-    case PR_ANALYZER_PROGRAM:
-      {
-        const char *argv[] = { a->location, "--job", folder->folder, NULL };
-        return g_strdupv ((char **) argv);
-      }
-    case PR_ANALYZER_MODULE:
-    default:
-      *reason = "analyzer modules need the analyzer runner, which this build does not have yet";
-      return NULL;
-    }
 }
 
 static void
@@ -126,26 +107,79 @@ retry_or_give_up (Running *r, PrJobState final_state, const char *reason)
   g_message ("%s: %s", r->description, why);
 }
 
+/* Counts a run towards (or clears) the analyzer's quarantine. */
+static void
+record_health (Running *r, gboolean misbehaved, const char *failure)
+{
+  PrScheduler *self = r->scheduler;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *signature = misbehaved ? pr_analyzer_file_signature (r->analyzer_file) : NULL;
+  gboolean quarantined = FALSE;
+  if (!pr_index_record_analyzer_run (self->index, r->analyzer, misbehaved, failure, r->quarantine_after, signature,
+                                     &quarantined, &error))
+    g_warning ("analyzer %s: cannot record its health: %s", r->analyzer, error->message);
+  else if (quarantined)
+    g_warning ("analyzer %s is quarantined after %u failures in a row (the last: %s); its jobs wait until its "
+               "file changes or `preread jobs enable %s`",
+               r->analyzer, r->quarantine_after, failure, r->analyzer);
+}
+
+/* How a process that did not exit cleanly ended, with its own last word:
+ * "exited with status 3: preread runner: ... built for analyzer ABI 2.0". */
+static char *
+describe_failure (Running *r, const PrRunOutcome *outcome)
+{
+  g_autofree char *how = pr_run_outcome_describe (outcome, &r->spec);
+  g_autofree char *tail = pr_run_log_tail (r->folder->log_file);
+  /* After a signal, only the runner's own last word is worth adding. */
+  if (outcome->end == PR_RUN_SIGNALED && tail != NULL && !g_str_has_prefix (tail, PR_RUNNER_LOG_PREFIX))
+    g_clear_pointer (&tail, g_free);
+  if (outcome->end != PR_RUN_EXITED && outcome->end != PR_RUN_SIGNALED)
+    g_clear_pointer (&tail, g_free);
+  return tail ? g_strdup_printf ("%s: %s", how, tail) : g_steal_pointer (&how);
+}
+
 static void
 on_run_done (PrRun *run, const PrRunOutcome *outcome, gpointer user_data)
 {
   Running *r = user_data;
   PrScheduler *self = r->scheduler;
-  g_autofree char *how = pr_run_outcome_describe (outcome, &r->spec);
+  g_autofree char *how = describe_failure (r, outcome);
   g_autofree char *peak = g_format_size (outcome->peak_memory_kib * 1024);
   g_debug ("%s: analyzer %s after %.1f s, peak memory %s", r->description, how, outcome->duration_us / 1e6, peak);
 
-  if (outcome->end == PR_RUN_CANCELLED && r->cancelled_by_admin)
-    finish (r, PR_JOB_CANCELLED, "cancelled by an administrator", NULL, NULL);
+  if (outcome->end == PR_RUN_CANCELLED)
+    {
+      /* Not the analyzer's fault either way: no health change. */
+      if (r->cancelled_by_admin)
+        finish (r, PR_JOB_CANCELLED, "cancelled by an administrator", NULL, NULL);
+      else
+        retry_or_give_up (r, PR_JOB_FAILED, how);
+    }
   else if (outcome->end == PR_RUN_TIMED_OUT || outcome->end == PR_RUN_NO_PROGRESS)
-    retry_or_give_up (r, PR_JOB_TIMED_OUT, how);
+    {
+      record_health (r, TRUE, how);
+      retry_or_give_up (r, PR_JOB_TIMED_OUT, how);
+    }
+  else if (outcome->end == PR_RUN_EXITED && outcome->exit_status == PR_RUNNER_EXIT_UNLOADABLE &&
+           r->kind == PR_ANALYZER_MODULE)
+    {
+      /* Missing, not a module, or built for another ABI: no retry helps. */
+      record_health (r, TRUE, how);
+      finish (r, PR_JOB_FAILED, how, NULL, NULL);
+    }
   else if (outcome->end != PR_RUN_EXITED || outcome->exit_status != 0)
-    retry_or_give_up (r, PR_JOB_FAILED, how);
+    {
+      record_health (r, TRUE, how);
+      retry_or_give_up (r, PR_JOB_FAILED, how);
+    }
   else
     {
       /* Findings are trusted only after a clean exit. */
       g_autoptr (GError) error = NULL;
-      g_autoptr (PrFindings) findings = pr_findings_read (r->folder->findings_file, &error);
+      g_autoptr (PrJobDescription) job = pr_job_description_load (r->folder->job_file, NULL);
+      g_autoptr (PrFindings) findings = pr_findings_read (r->folder->findings_file, job, &error);
+      record_health (r, findings == NULL, error ? error->message : NULL);
       if (findings == NULL)
         finish (r, PR_JOB_FAILED, error->message, NULL, NULL);
       else if (findings->status == PR_FINDINGS_DECLINED)
@@ -171,6 +205,9 @@ start_job (PrScheduler *self, const PrJob *job, const PrAnalyzerConfig *a)
   r->scheduler = self;
   r->job_id = job->id;
   r->analyzer = g_strdup (job->analyzer);
+  r->kind = a->kind;
+  r->quarantine_after = a->quarantine_after;
+  r->analyzer_file = pr_analyzer_file (a);
   r->description = g_strdup_printf ("job %" G_GINT64_FORMAT " (%s on study %" G_GINT64_FORMAT ")", job->id,
                                     job->analyzer, job->study_id);
   r->attempts = job->attempts + 1;
@@ -184,30 +221,51 @@ start_job (PrScheduler *self, const PrJob *job, const PrAnalyzerConfig *a)
       running_free (r);
       return;
     }
-  const char *reason = NULL;
-  g_auto (GStrv) argv = analyzer_argv (a, r->folder, &reason);
+  g_auto (GStrv) argv = pr_analyzer_argv (a, r->folder->folder, &error);
   if (argv == NULL)
     {
-      finish (r, PR_JOB_FAILED, reason, NULL, NULL);
+      record_health (r, TRUE, error->message);
+      finish (r, PR_JOB_FAILED, error->message, NULL, NULL);
       running_free (r);
       return;
     }
-  PrRunSpec spec = {
-    (const char *const *) argv, NULL, r->folder->folder, r->folder->log_file, a->timeout_s,
-    a->no_progress_timeout_s, a->memory_limit_mb, 0,
-  };
+  PrRunSpec spec = pr_analyzer_run_spec (a, (const char *const *) argv, r->folder->folder, r->folder->log_file);
   r->spec = spec;
   r->spec.argv = NULL; /* argv dies with this function; describing needs only the limits */
+  r->spec.working_dir = r->spec.log_path = NULL;
   r->run = pr_run_start (&spec, NULL, on_run_done, r, &error);
   if (r->run == NULL)
     {
       g_autofree char *why = g_strdup_printf ("cannot start the analyzer: %s", error->message);
+      record_health (r, TRUE, why);
       retry_or_give_up (r, PR_JOB_FAILED, why);
       running_free (r);
       return;
     }
   g_hash_table_insert (self->running, &r->job_id, r);
   g_message ("%s: started (attempt %d of %d)", r->description, r->attempts, r->max_attempts);
+}
+
+/* Whether @a's jobs must wait. A quarantine ends by itself when the
+ * analyzer's file changed since: a fixed version was installed. */
+static gboolean
+is_quarantined (PrScheduler *self, const PrAnalyzerConfig *a)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PrAnalyzerHealth) health = pr_index_get_analyzer_health (self->index, a->name, &error);
+  if (health == NULL || health->quarantined_at_us == 0)
+    return FALSE;
+  g_autofree char *file = pr_analyzer_file (a);
+  g_autofree char *signature = pr_analyzer_file_signature (file);
+  if (signature == NULL || g_strcmp0 (signature, health->file_signature) == 0)
+    return TRUE;
+  if (!pr_index_release_analyzer (self->index, a->name, NULL, &error))
+    {
+      g_warning ("analyzer %s: cannot lift its quarantine: %s", a->name, error->message);
+      return TRUE;
+    }
+  g_message ("analyzer %s: %s changed since it was quarantined; trying it again", a->name, file);
+  return FALSE;
 }
 
 static void
@@ -227,29 +285,52 @@ handle_cancel_requests (PrScheduler *self)
     }
 }
 
+static int
+compare_urgency (gconstpointer a, gconstpointer b)
+{
+  const PrJob *x = *(const PrJob *const *) a, *y = *(const PrJob *const *) b;
+  if (x->priority != y->priority)
+    return x->priority > y->priority ? -1 : 1;
+  if (x->created_at_us != y->created_at_us)
+    return x->created_at_us < y->created_at_us ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Candidates are taken per analyzer, as many as it has free slots, so that
+ * a long queue for one analyzer (busy, or quarantined) never hides another
+ * analyzer's jobs; then the most urgent of them start first. Jobs of an
+ * analyzer no longer configured wait, visible as queued, until it is again. */
 static void
 start_runnable_jobs (PrScheduler *self)
 {
-  if (self->stopping || g_hash_table_size (self->running) >= self->max_running)
+  guint running = g_hash_table_size (self->running);
+  if (self->stopping || running >= self->max_running)
     return;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) jobs = pr_index_next_runnable_jobs (self->index, g_get_real_time (), 64, &error);
-  if (jobs == NULL)
+  g_autoptr (GPtrArray) candidates = g_ptr_array_new_with_free_func ((GDestroyNotify) pr_job_free);
+  gint64 now = g_get_real_time ();
+  for (guint i = 0; i < self->config->analyzers->len; i++)
     {
-      g_warning ("cannot read the job queue: %s", error->message);
-      return;
+      const PrAnalyzerConfig *a = self->config->analyzers->pdata[i];
+      guint busy = count_running (self, a->name);
+      if (busy >= a->concurrency || is_quarantined (self, a))
+        continue;
+      g_autoptr (GError) error = NULL;
+      guint wanted = MIN (a->concurrency - busy, self->max_running - running);
+      g_autoptr (GPtrArray) jobs = pr_index_next_runnable_jobs (self->index, a->name, now, wanted, &error);
+      if (jobs == NULL)
+        {
+          g_warning ("cannot read the job queue: %s", error->message);
+          return;
+        }
+      g_ptr_array_extend_and_steal (candidates, g_steal_pointer (&jobs));
     }
-  for (guint i = 0; i < jobs->len && g_hash_table_size (self->running) < self->max_running; i++)
+  g_ptr_array_sort (candidates, compare_urgency);
+  for (guint i = 0; i < candidates->len && g_hash_table_size (self->running) < self->max_running; i++)
     {
-      const PrJob *job = jobs->pdata[i];
-      if (g_hash_table_contains (self->running, &job->id))
-        continue;
+      const PrJob *job = candidates->pdata[i];
       const PrAnalyzerConfig *a = pr_config_find_analyzer (self->config, job->analyzer);
-      if (a == NULL)
-        continue; /* not configured now: it waits, visible as queued, until it is again */
-      if (count_running (self, a->name) >= a->concurrency)
-        continue;
-      start_job (self, job, a);
+      if (!g_hash_table_contains (self->running, &job->id) && count_running (self, a->name) < a->concurrency)
+        start_job (self, job, a);
     }
 }
 
@@ -275,6 +356,7 @@ static void
 running_free (Running *r)
 {
   g_free (r->analyzer);
+  g_free (r->analyzer_file);
   g_free (r->description);
   pr_job_folder_free (r->folder);
   g_free (r);

@@ -349,8 +349,10 @@ pr_test_daemon_free (PrTestDaemon *d)
   g_free (d);
 }
 
-gint64
-pr_test_index_int (PrTestDaemon *d, const char *sql)
+/* Runs @sql on a read-only connection to @d's index and hands its first
+ * row to @read (NULL when there is none). */
+static void
+query_index (PrTestDaemon *d, const char *sql, void (*read) (sqlite3_stmt *row, gpointer out), gpointer out)
 {
   g_autofree char *path = g_build_filename (d->storage, "index.sqlite", NULL);
   sqlite3 *db = NULL;
@@ -360,11 +362,40 @@ pr_test_index_int (PrTestDaemon *d, const char *sql)
   if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) != SQLITE_OK)
     g_error ("%s: %s", sql, sqlite3_errmsg (db));
   int rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW)
-    g_error ("%s: no row (%s)", sql, sqlite3_errmsg (db));
-  gint64 value = sqlite3_column_int64 (stmt, 0);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    g_error ("%s: %s", sql, sqlite3_errmsg (db));
+  read (rc == SQLITE_ROW ? stmt : NULL, out);
   sqlite3_finalize (stmt);
   sqlite3_close (db);
+}
+
+static void
+read_int (sqlite3_stmt *row, gpointer out)
+{
+  if (row == NULL)
+    g_error ("the query returned no row");
+  *(gint64 *) out = sqlite3_column_int64 (row, 0);
+}
+
+static void
+read_text (sqlite3_stmt *row, gpointer out)
+{
+  *(char **) out = row ? g_strdup ((const char *) sqlite3_column_text (row, 0)) : NULL;
+}
+
+gint64
+pr_test_index_int (PrTestDaemon *d, const char *sql)
+{
+  gint64 value = 0;
+  query_index (d, sql, read_int, &value);
+  return value;
+}
+
+char *
+pr_test_index_text (PrTestDaemon *d, const char *sql)
+{
+  char *value = NULL;
+  query_index (d, sql, read_text, &value);
   return value;
 }
 

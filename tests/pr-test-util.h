@@ -110,6 +110,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrTestDaemon, pr_test_daemon_free)
  * test when the query fails. */
 gint64 pr_test_index_int (PrTestDaemon *daemon, const char *sql);
 
+/* One text value from the daemon's index; NULL when no row or NULL. */
+char *pr_test_index_text (PrTestDaemon *daemon, const char *sql);
+
 /* Waits until the integer @sql returns equals @expected; FALSE on timeout. */
 gboolean pr_test_wait_index_int (PrTestDaemon *daemon, const char *sql, gint64 expected, guint timeout_ms);
 

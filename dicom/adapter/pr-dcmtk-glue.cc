@@ -7,6 +7,9 @@
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmdata/dctag.h"
+#include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
+#include "dcmtk/dcmjpls/djdecode.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/appender.h"
@@ -26,6 +29,19 @@ pr_set_error_from_condition (GError **error, PrDicomError code,
 {
   g_set_error (error, PR_DICOM_ERROR, code, "%s: %s", what, cond.text ());
   return FALSE;
+}
+
+void
+pr_register_decoders_once (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done))
+    {
+      DcmRLEDecoderRegistration::registerCodecs ();
+      DJDecoderRegistration::registerCodecs ();
+      DJLSDecoderRegistration::registerCodecs ();
+      g_once_init_leave (&done, 1);
+    }
 }
 
 void

@@ -24,6 +24,9 @@ gboolean pr_set_error_from_condition (GError **error, PrDicomError code,
  * log line or a terminal (control characters, non-ASCII) with '?'. */
 void pr_copy_printable (char *out, gsize out_size, const char *value);
 
+/* Registers DCMTK's decoders (RLE, JPEG, JPEG-LS) once per process. */
+void pr_register_decoders_once (void);
+
 /* Trimmed, UTF-8-valid copy of a DICOM string value; NULL when empty. */
 char *pr_dup_value (const char *value);
 
@@ -36,7 +39,7 @@ char *pr_dup_value (const char *value);
     }                                                                                  \
   catch (const std::bad_alloc &)                                                       \
     {                                                                                  \
-      g_set_error_literal ((error), PR_DICOM_ERROR, PR_DICOM_ERROR_FAILED,             \
+      g_set_error_literal ((error), G_FILE_ERROR, G_FILE_ERROR_NOMEM,                  \
                            "out of memory in DCMTK");                                  \
       return (fallback);                                                               \
     }                                                                                  \

@@ -17,9 +17,6 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
-#include "dcmtk/dcmdata/dcrledrg.h"
-#include "dcmtk/dcmjpeg/djdecode.h"
-#include "dcmtk/dcmjpls/djdecode.h"
 
 #include <cstring>
 #include <map>
@@ -46,20 +43,6 @@ struct _PrStoreClient
 
 namespace {
 
-/* Registers the decoders once per process; needed only for the fallback that
- * sends a compressed file uncompressed. */
-void
-register_decoders_once (void)
-{
-  static gsize done = 0;
-  if (g_once_init_enter (&done))
-    {
-      DcmRLEDecoderRegistration::registerCodecs ();
-      DJDecoderRegistration::registerCodecs ();
-      DJLSDecoderRegistration::registerCodecs ();
-      g_once_init_leave (&done, 1);
-    }
-}
 
 gboolean
 is_uncompressed (const std::string &xfer)
@@ -251,7 +234,7 @@ send_item (PrStoreClient *client, T_ASC_Association *assoc, Batch &batch, Item *
             pres_id = ASC_findAcceptedPresentationContextID (assoc, item->sop_class.c_str (), ts);
             if (pres_id != 0)
               {
-                register_decoders_once ();
+                pr_register_decoders_once ();
                 E_TransferSyntax target = DcmXfer (ts).getXfer ();
                 OFCondition cond = decoded.loadFile (item->path.c_str ());
                 if (cond.good ())

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <json-glib/json-glib.h>
 
+#include "pr-findings-check.h"
+
 G_DEFINE_QUARK (preread-findings-error-quark, pr_findings_error)
 
 void
@@ -41,7 +43,7 @@ optional_string (JsonObject *o, const char *member, GError **error)
 }
 
 PrFindings *
-pr_findings_read (const char *path, GError **error)
+pr_findings_read (const char *path, const PrJobDescription *job, GError **error)
 {
   GStatBuf st;
   if (g_stat (path, &st) != 0)
@@ -120,6 +122,13 @@ pr_findings_read (const char *path, GError **error)
           return NULL;
         }
       f->n_findings = json_array_get_length (json_node_get_array (list));
+      /* Only what a result is built from must be right: a declined or
+       * failed document's findings are dropped anyway. */
+      if (f->status == PR_FINDINGS_DONE && !pr_findings_check (json_node_get_array (list), job, error))
+        {
+          g_prefix_error (error, "invalid findings: ");
+          return NULL;
+        }
     }
   /* Summaries end up in a worklist line: keep them to one bounded line. */
   f->message = message ? g_utf8_substring (message, 0, MIN (g_utf8_strlen (message, -1), 1000)) : NULL;

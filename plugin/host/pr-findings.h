@@ -9,6 +9,8 @@
 
 #include <glib.h>
 
+#include "pr-job-description.h"
+
 G_BEGIN_DECLS
 
 #define PR_FINDINGS_ERROR (pr_findings_error_quark ())
@@ -39,10 +41,12 @@ typedef struct {
 /**
  * pr_findings_read:
  * @path: the findings file
+ * @job: (nullable): the job it answers, to check the findings' references
+ *   (images, series) against; see pr-findings-check.h
  *
  * Returns: (transfer full): the findings, or NULL with @error.
  */
-PrFindings *pr_findings_read (const char *path, GError **error);
+PrFindings *pr_findings_read (const char *path, const PrJobDescription *job, GError **error);
 
 void pr_findings_free (PrFindings *findings);
 

@@ -22,6 +22,8 @@
 
 /* After SIGTERM, a process group gets this long before SIGKILL. */
 #define KILL_GRACE_MS 3000
+/* Longer stdout lines are no progress report: ignored. */
+#define MAX_LINE 4096
 
 struct _PrRun {
   PrRunSpec spec;
@@ -33,9 +35,13 @@ struct _PrRun {
   PrRunDoneFunc done;
   gpointer user_data;
 
-  GDataInputStream *output;
+  GInputStream *output;
   GCancellable *cancellable;
   gboolean output_done;
+  char chunk[4096];
+  GString *line;                /* the line being read, at most MAX_LINE bytes */
+  gboolean overlong;
+  GString *captured;            /* (nullable) other stdout lines, when asked to keep them */
 
   int pidfd;
   GSource *exit_source;
@@ -93,8 +99,12 @@ finish_if_done (PrRun *run)
   else
     outcome.exit_status = WEXITSTATUS (run->wait_status);
 
+  outcome.output = run->captured ? run->captured->str : NULL;
   run->done (run, &outcome, run->user_data);
 
+  if (run->captured)
+    g_string_free (run->captured, TRUE);
+  g_string_free (run->line, TRUE);
   g_clear_object (&run->output);
   g_clear_object (&run->cancellable);
   g_strfreev (run->argv);
@@ -147,23 +157,13 @@ on_no_progress (gpointer user_data)
 }
 
 static void
-on_output_line (GObject *source, GAsyncResult *result, gpointer user_data)
+handle_line (PrRun *run, const char *line)
 {
-  PrRun *run = user_data;
-  gsize length = 0;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (source), result, &length, &error);
-  if (line == NULL)
-    {
-      run->output_done = TRUE;
-      finish_if_done (run);
-      return;
-    }
   if (g_str_has_prefix (line, "progress "))
     {
       char *end = NULL;
       double fraction = g_ascii_strtod (line + 9, &end);
-      if (end != line + 9)
+      if (end != line + 9 && fraction == fraction)
         {
           run->last_progress = CLAMP (fraction, 0.0, 1.0);
           if (run->no_progress_id != 0)
@@ -174,9 +174,53 @@ on_output_line (GObject *source, GAsyncResult *result, gpointer user_data)
           if (run->progress != NULL)
             run->progress (run->last_progress, *end == ' ' ? end + 1 : NULL, run->user_data);
         }
+      return;
     }
-  /* Bounded line length: a flood of garbage must not grow our memory. */
-  g_data_input_stream_read_line_async (run->output, G_PRIORITY_DEFAULT, run->cancellable, on_output_line, run);
+  if (run->captured != NULL && run->captured->len + strlen (line) + 1 <= run->spec.capture_output_max)
+    {
+      g_string_append (run->captured, line);
+      g_string_append_c (run->captured, '\n');
+    }
+}
+
+static void read_output (PrRun *run);
+
+static void
+on_output (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  PrRun *run = user_data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+  if (n <= 0)
+    {
+      run->output_done = TRUE;
+      finish_if_done (run);
+      return;
+    }
+  /* Lines are bounded: a flood of garbage without newlines must not grow
+   * our memory. The rest of an overlong line is dropped. */
+  for (gssize i = 0; i < n; i++)
+    {
+      char c = run->chunk[i];
+      if (c == '\n')
+        {
+          if (!run->overlong)
+            handle_line (run, run->line->str);
+          g_string_truncate (run->line, 0);
+          run->overlong = FALSE;
+        }
+      else if (run->line->len < MAX_LINE)
+        g_string_append_c (run->line, c != '\0' ? c : ' ');
+      else
+        run->overlong = TRUE;
+    }
+  read_output (run);
+}
+
+static void
+read_output (PrRun *run)
+{
+  g_input_stream_read_async (run->output, run->chunk, sizeof run->chunk, G_PRIORITY_DEFAULT, run->cancellable,
+                             on_output, run);
 }
 
 static gboolean
@@ -253,9 +297,11 @@ pr_run_start (const PrRunSpec *spec, PrRunProgressFunc progress, PrRunDoneFunc d
   g_source_unref (run->exit_source);
 
   run->cancellable = g_cancellable_new ();
-  g_autoptr (GInputStream) pipe = g_unix_input_stream_new (out_fd, TRUE);
-  run->output = g_data_input_stream_new (pipe);
-  g_data_input_stream_read_line_async (run->output, G_PRIORITY_DEFAULT, run->cancellable, on_output_line, run);
+  run->output = g_unix_input_stream_new (out_fd, TRUE);
+  run->line = g_string_new (NULL);
+  if (spec->capture_output_max > 0)
+    run->captured = g_string_new (NULL);
+  read_output (run);
 
   if (spec->timeout_s > 0)
     run->timeout_id = g_timeout_add_seconds (spec->timeout_s, on_timeout, run);
@@ -286,7 +332,16 @@ pr_run_outcome_describe (const PrRunOutcome *o, const PrRunSpec *spec)
     case PR_RUN_SIGNALED:
       {
         const char *name = sigabbrev_np (o->signal);
-        return g_strdup_printf ("killed by signal SIG%s (%s)", name ? name : "?", g_strsignal (o->signal));
+        g_autofree char *killed = g_strdup_printf ("killed by signal SIG%s (%s)", name ? name : "?",
+                                                   g_strsignal (o->signal));
+        /* A process that dies at its memory limit usually dies of what the
+         * failed allocation caused (SIGSEGV on NULL, SIGABRT from
+         * bad_alloc): say so, it is the precise reason. */
+        guint64 limit_kib = spec ? spec->memory_limit_mb * 1024 : 0;
+        if (limit_kib > 0 && o->peak_memory_kib * 10 >= limit_kib * 9)
+          return g_strdup_printf ("%s at its memory limit (peak %" G_GUINT64_FORMAT " MB of %" G_GUINT64_FORMAT
+                                  " MB)", killed, o->peak_memory_kib / 1024, spec->memory_limit_mb);
+        return g_steal_pointer (&killed);
       }
     case PR_RUN_TIMED_OUT:
       return g_strdup_printf ("timed out after %u s", spec ? spec->timeout_s : 0);
@@ -296,4 +351,81 @@ pr_run_outcome_describe (const PrRunOutcome *o, const PrRunSpec *spec)
       return g_strdup ("cancelled");
     }
   return g_strdup ("?");
+}
+
+char *
+pr_run_log_tail (const char *log_path)
+{
+  if (log_path == NULL)
+    return NULL;
+  int fd = open (log_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  char buffer[2048];
+  off_t size = lseek (fd, 0, SEEK_END);
+  off_t start = size > (off_t) sizeof buffer - 1 ? size - (off_t) (sizeof buffer - 1) : 0;
+  ssize_t n = pread (fd, buffer, sizeof buffer - 1, start);
+  close (fd);
+  if (n <= 0)
+    return NULL;
+  buffer[n] = '\0';
+  /* The last non-empty line, cleaned for a one-line reason. */
+  char *end = buffer + n;
+  while (end > buffer && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+    *--end = '\0';
+  char *begin = end;
+  while (begin > buffer && begin[-1] != '\n')
+    begin--;
+  if (*begin == '\0')
+    return NULL;
+  g_autofree char *valid = g_utf8_make_valid (begin, -1);
+  for (char *p = valid; *p; p++)
+    if ((guchar) *p < 0x20)
+      *p = ' ';
+  return g_utf8_substring (valid, 0, MIN (g_utf8_strlen (valid, -1), 300));
+}
+
+typedef struct {
+  GMainLoop *loop;
+  PrRunProgressFunc progress;
+  gpointer user_data;
+  PrRunOutcome outcome;
+  char *output;
+} SyncRun;
+
+static void
+on_sync_progress (double fraction, const char *message, gpointer user_data)
+{
+  SyncRun *s = user_data;
+  if (s->progress != NULL)
+    s->progress (fraction, message, s->user_data);
+}
+
+static void
+on_sync_done (PrRun *run, const PrRunOutcome *outcome, gpointer user_data)
+{
+  SyncRun *s = user_data;
+  s->outcome = *outcome;
+  s->output = g_strdup (outcome->output);
+  s->outcome.output = NULL;
+  g_main_loop_quit (s->loop);
+}
+
+gboolean
+pr_run_sync (const PrRunSpec *spec, PrRunProgressFunc progress, gpointer user_data, PrRunOutcome *outcome,
+             char **output, GError **error)
+{
+  SyncRun s = { g_main_loop_new (NULL, FALSE), progress, user_data, { 0 }, NULL };
+  PrRun *run = pr_run_start (spec, on_sync_progress, on_sync_done, &s, error);
+  if (run != NULL)
+    g_main_loop_run (s.loop);
+  g_main_loop_unref (s.loop);
+  if (run == NULL)
+    return FALSE;
+  *outcome = s.outcome;
+  if (output != NULL)
+    *output = s.output;
+  else
+    g_free (s.output);
+  return TRUE;
 }

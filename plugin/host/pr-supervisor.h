@@ -9,7 +9,9 @@
  *   - an address-space limit, an open-file limit, and no core dumps;
  *   - death if the daemon dies (PR_SET_PDEATHSIG);
  *   - a wall-clock timeout and a no-progress timeout: stdout lines
- *     "progress FRACTION [message]" count as progress (heartbeats).
+ *     "progress FRACTION [message]" count as progress (heartbeats); other
+ *     lines are ignored (or kept, up to a bound, when asked), and no line
+ *     grows beyond 4 KB whatever the child writes.
  * The outcome says precisely how it ended: exit status, signal name,
  * which timeout, or that it was cancelled.
  */
@@ -28,6 +30,7 @@ typedef struct {
   guint no_progress_timeout_s;  /* 0: none */
   guint64 memory_limit_mb;      /* address space; 0: none */
   guint max_open_files;         /* 0: 256 */
+  gsize capture_output_max;     /* keep up to this many bytes of stdout lines that are not progress */
 } PrRunSpec;
 
 typedef enum {
@@ -45,11 +48,21 @@ typedef struct {
   double last_progress;         /* last fraction reported, -1 when none */
   gint64 duration_us;
   guint64 peak_memory_kib;      /* maximum resident set of the child (and its children) */
+  const char *output;           /* (nullable) captured stdout, valid during the done callback */
 } PrRunOutcome;
 
 /* One line for logs and job reasons: "exited with status 0", "killed by
  * signal SIGSEGV (Segmentation fault)", "timed out after 300 s", ... */
 char *pr_run_outcome_describe (const PrRunOutcome *outcome, const PrRunSpec *spec);
+
+/**
+ * pr_run_log_tail:
+ * @log_path: (nullable): a run's log
+ *
+ * Returns: (transfer full) (nullable): its last non-empty line, made safe
+ * for a one-line reason: programs print why they give up last.
+ */
+char *pr_run_log_tail (const char *log_path);
 
 typedef struct _PrRun PrRun;
 
@@ -74,5 +87,19 @@ PrRun *pr_run_start (const PrRunSpec *spec, PrRunProgressFunc progress, PrRunDon
 void pr_run_cancel (PrRun *run);
 
 GPid pr_run_get_pid (PrRun *run);
+
+/**
+ * pr_run_sync:
+ * @output: (out) (optional) (transfer full) (nullable): captured stdout
+ *   (see capture_output_max)
+ *
+ * Runs to the end, iterating the default main context: for commands that
+ * have nothing else to do meanwhile (`preread analyze`). The outcome's
+ * output member is NULL; use @output.
+ *
+ * Returns: FALSE with @error when the program could not be started.
+ */
+gboolean pr_run_sync (const PrRunSpec *spec, PrRunProgressFunc progress, gpointer user_data, PrRunOutcome *outcome,
+                      char **output, GError **error);
 
 G_END_DECLS
