@@ -46,6 +46,18 @@ typedef struct {
  */
 PrVolume *pr_volume_load (const char *const *paths, guint n_paths, guint64 max_voxels, GError **error);
 
+/**
+ * pr_volume_load_frames:
+ * @path: one instance file
+ *
+ * The frames of one image in frame order (not sorted by position), with
+ * that image's geometry: for series whose images do not form one volume.
+ * Errors as pr_volume_load().
+ *
+ * Returns: (transfer full): the frames as a volume of one slice per frame.
+ */
+PrVolume *pr_volume_load_frames (const char *path, guint64 max_voxels, GError **error);
+
 void pr_volume_free (PrVolume *volume);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrVolume, pr_volume_free)

@@ -124,6 +124,33 @@ fill_from_probe (Entry *e, const char *file)
   return TRUE;
 }
 
+char *
+pr_analyzer_catalog_check (const PrAnalyzerConfig *a, char **problem)
+{
+  if (a->kind == PR_ANALYZER_BUILTIN)
+    return g_strdup ("built in");
+  if (a->kind == PR_ANALYZER_PROGRAM)
+    {
+      if (g_file_test (a->location, G_FILE_TEST_IS_EXECUTABLE) && !g_file_test (a->location, G_FILE_TEST_IS_DIR))
+        return g_strdup ("program");
+      *problem = g_strdup_printf ("%s is not an executable file", a->location);
+      return NULL;
+    }
+  g_autofree char *file = pr_analyzer_file (a);
+  if (file == NULL)
+    {
+      *problem = g_strdup_printf ("no module %s.so in $PREREAD_ANALYZER_PATH or %s", a->location,
+                                  pr_module_installed_folder ());
+      return NULL;
+    }
+  g_autoptr (JsonObject) d = probe (file, problem);
+  if (d == NULL)
+    return NULL;
+  return g_strdup_printf ("%s %s, ABI %s", json_object_get_string_member_with_default (d, "name", "?"),
+                          json_object_get_string_member_with_default (d, "version", "?"),
+                          json_object_get_string_member_with_default (d, "abi", "?"));
+}
+
 static PrIndex *
 open_index (const PrConfig *config)
 {

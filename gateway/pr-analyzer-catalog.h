@@ -17,4 +17,17 @@ G_BEGIN_DECLS
  * configuration names cannot be loaded. */
 gboolean pr_analyzer_catalog_print (const PrConfig *config);
 
+/**
+ * pr_analyzer_catalog_check:
+ * @analyzer: a configured analyzer
+ * @problem: (out) (transfer full): why it cannot run, when it cannot
+ *
+ * Whether the analyzer can be started: a module is found and loads (probed
+ * in a child), a program is an executable file.
+ *
+ * Returns: (transfer full) (nullable): what it is ("version 2.1.0, ABI 1.0"),
+ * or NULL with @problem set.
+ */
+char *pr_analyzer_catalog_check (const PrAnalyzerConfig *analyzer, char **problem);
+
 G_END_DECLS

@@ -8,6 +8,7 @@
 
 #include "conf/pr-config.h"
 #include "dicom/pr-dicom.h"
+#include "pr-analyzer-catalog.h"
 #include "pr-router.h"
 
 static char *
@@ -43,8 +44,15 @@ print_summary (const PrConfig *c)
     {
       const PrAnalyzerConfig *a = c->analyzers->pdata[i];
       const char *kinds[] = { "module", "program", "built-in" };
-      printf ("analyzer %s: %s %s, timeout %u s, %u at a time, %u attempts\n", a->name, kinds[a->kind],
-              a->location, a->timeout_s, a->concurrency, a->max_attempts);
+      g_autofree char *problem = NULL;
+      g_autofree char *what = pr_analyzer_catalog_check (a, &problem);
+      printf ("analyzer %s: %s %s%s%s%s, timeout %u s, %u at a time, %u attempts\n", a->name, kinds[a->kind],
+              a->location, what ? " (" : "", what ? what : "", what ? ")" : "", a->timeout_s, a->concurrency,
+              a->max_attempts);
+      /* Not an error of the file: it may be checked before the module is
+       * installed. But every job would fail, so say it loudly. */
+      if (problem != NULL)
+        g_printerr ("warning: analyzer %s cannot run here: %s\n", a->name, problem);
     }
   for (guint i = 0; i < c->routes->len; i++)
     {

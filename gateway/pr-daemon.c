@@ -5,6 +5,7 @@
 
 #include <glib-unix.h>
 
+#include "pr-analyzer-launch.h"
 #include "pr-index.h"
 #include "pr-listener.h"
 #include "pr-recovery.h"
@@ -41,6 +42,22 @@ struct _PrDaemon {
   gboolean recovery_due;
   int exit_status;
 };
+
+/* An analyzer whose file is missing would fail every job: say so at once.
+ * (Loading a module to check its ABI is left to its jobs and to
+ * `preread check-config`: vendor code never runs in the daemon.) */
+static void
+warn_about_missing_analyzers (const PrConfig *config)
+{
+  for (guint i = 0; i < config->analyzers->len; i++)
+    {
+      const PrAnalyzerConfig *a = config->analyzers->pdata[i];
+      g_autofree char *file = pr_analyzer_file (a);
+      if (file == NULL || !g_file_test (file, G_FILE_TEST_IS_REGULAR))
+        g_warning ("analyzer %s: %s %s not found; its jobs will fail until it is installed", a->name,
+                   a->kind == PR_ANALYZER_MODULE ? "module" : "program", a->location);
+    }
+}
 
 static void
 on_study_complete (gint64 study_id, const PrIndexCompletion *completion, gpointer user_data)
@@ -180,6 +197,7 @@ pr_daemon_reload (PrDaemon *self)
   pr_config_free (previous);
   g_message ("reload: %s is in effect: %u route(s), %u analyzer(s), %u peer(s)", self->config_path,
              self->config->routes->len, self->config->analyzers->len, self->config->peers->len);
+  warn_about_missing_analyzers (self->config);
   return TRUE;
 }
 
@@ -280,6 +298,7 @@ pr_daemon_run (PrDaemon *self)
              node->ae_title, node->bind_address, pr_listener_get_port (self->listener), pr_spool_get_root (self->spool),
              self->config_path ? self->config_path : "(embedded default)", self->config->routes->len,
              pr_study_tracker_get_n_open (self->tracker));
+  warn_about_missing_analyzers (self->config);
   g_main_loop_run (self->loop);
 
   g_source_remove (sigterm);

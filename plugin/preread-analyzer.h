@@ -41,7 +41,8 @@
  * itself, though it may read the instance files if it wants to.
  *
  * OWNERSHIP, the one rule: what the host hands out (strings, volumes,
- * images) belongs to the host and stays valid until analyze() returns;
+ * images) belongs to the host and stays valid until analyze() returns (or,
+ * for volumes, until the module gives one back with release_volume());
  * what the analyzer hands to the host (findings, strings, arrays) is copied
  * before the call returns. Neither side frees the other's memory.
  *
@@ -296,8 +297,21 @@ struct PrereadHost {
    * sizes or orientations). The volume stays valid until analyze returns. */
   PrereadStatus (*series_volume) (PrereadJob *job, size_t series, PrereadVolume *volume);
 
-  /* The instance (and frame, 1-based, 0 for single-frame) a volume slice comes from. */
+  /* The instance (and frame, 1-based, 0 for single-frame) a slice of
+   * series_volume() comes from; NULL before series_volume() succeeded. */
   const char *(*volume_slice_instance) (PrereadJob *job, size_t series, uint32_t slice, uint32_t *frame);
+
+  /* Decodes one instance: its frames in frame order as the slices of a
+   * volume (one slice for a single-frame image), with that image's
+   * geometry. For series whose images do not form one volume: photographs
+   * of different sizes, ultrasound clips, a mixed series. Same statuses as
+   * series_volume(). */
+  PrereadStatus (*instance_frames) (PrereadJob *job, size_t series, size_t instance, PrereadVolume *frames);
+
+  /* Gives back what series_volume() or instance_frames() delivered, before
+   * analyze() returns, for modules that walk many images and want their
+   * memory back. @volume's pointers are cleared. Optional. */
+  void (*release_volume) (PrereadJob *job, PrereadVolume *volume);
 
   /* Results: copied before returning. */
   PrereadStatus (*add_finding) (PrereadJob *job, const PrereadFinding *finding);

@@ -134,11 +134,12 @@ G_STATIC_ASSERT (offsetof (PrereadFinding, confidence) == 32);
 G_STATIC_ASSERT (offsetof (PrereadFinding, location) == 80);
 G_STATIC_ASSERT (offsetof (PrereadFinding, measurements) == 152);
 G_STATIC_ASSERT (offsetof (PrereadFinding, n_evaluations) == 176);
-G_STATIC_ASSERT (sizeof (PrereadHost) == 144);
+G_STATIC_ASSERT (sizeof (PrereadHost) == 160);
 G_STATIC_ASSERT (offsetof (PrereadHost, log) == 8);
 G_STATIC_ASSERT (offsetof (PrereadHost, series_volume) == 80);
-G_STATIC_ASSERT (offsetof (PrereadHost, add_finding) == 96);
-G_STATIC_ASSERT (offsetof (PrereadHost, is_cancelled) == 136);
+G_STATIC_ASSERT (offsetof (PrereadHost, instance_frames) == 96);
+G_STATIC_ASSERT (offsetof (PrereadHost, add_finding) == 112);
+G_STATIC_ASSERT (offsetof (PrereadHost, is_cancelled) == 152);
 G_STATIC_ASSERT (sizeof (PrereadAnalyzerDescriptor) == 144);
 G_STATIC_ASSERT (offsetof (PrereadAnalyzerDescriptor, name) == 8);
 G_STATIC_ASSERT (offsetof (PrereadAnalyzerDescriptor, flags) == 48);
@@ -329,6 +330,12 @@ test_contract (void)
     { "accept-mask", "OK" },
     { "refuse-mask-outside", "INVALID" },
     { "thread-mismatches", "0" },
+    { "frames-status", "OK" },
+    { "frames-size", "32x32x1" },
+    { "frames-out-of-range", "OUT_OF_RANGE" },
+    { "frames-released", "1" },
+    { "volume-after-release", "OK" },
+    { "inherited-descriptors", "" },
     { "cancelled", "0" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
@@ -550,6 +557,16 @@ test_misbehaving_modules (void)
   g_assert_cmpstr (attempts, ==, "1");
   g_autofree char *summary = job_field (d, "cxx", "summary");
   g_assert_true (g_str_has_prefix (summary, "mean "));
+  /* The module under the daemon saw none of the daemon's descriptors
+   * (listening socket, index, receivers' pipes). */
+  g_autofree char *contract_id = job_field (d, "contract", "id");
+  g_autofree char *findings_path =
+    g_build_filename (d->storage, "jobs", contract_id, "output", "findings.json", NULL);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_file (parser, findings_path, NULL));
+  g_autoptr (GHashTable) seen = observations (json_node_get_object (json_parser_get_root (parser)));
+  g_assert_cmpstr (g_hash_table_lookup (seen, "inherited-descriptors"), ==, "");
+  g_assert_cmpstr (g_hash_table_lookup (seen, "parameter-greeting"), ==, "(null)");
   /* Every process the fork bomb made died with it. */
   g_assert_false (process_with_argument_exists ("forkbomb.so"));
   g_assert_false (process_with_argument_exists ("hang.so"));

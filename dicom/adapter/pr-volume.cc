@@ -195,7 +195,7 @@ check_consistent (const char *const *paths, const std::vector<FileInfo> &files, 
 }
 
 void
-fill_geometry (PrVolume *v, const FileInfo &first, std::vector<Slot> &slots)
+fill_geometry (PrVolume *v, const FileInfo &first, std::vector<Slot> &slots, bool sort)
 {
   double row[3] = { 1, 0, 0 }, column[3] = { 0, 1, 0 };
   if (first.has_orientation)
@@ -215,7 +215,7 @@ fill_geometry (PrVolume *v, const FileInfo &first, std::vector<Slot> &slots)
   bool positioned = std::all_of (slots.begin (), slots.end (), [] (const Slot &s) { return s.has_position; });
   for (auto &s : slots)
     s.position = positioned ? dot (s.ipp, normal) : 0.0;
-  if (positioned)
+  if (positioned && sort)
     std::stable_sort (slots.begin (), slots.end (),
                       [] (const Slot &a, const Slot &b) { return a.position < b.position; });
   if (positioned)
@@ -339,8 +339,8 @@ pr_volume_free (PrVolume *v)
   g_free (v);
 }
 
-extern "C" PrVolume *
-pr_volume_load (const char *const *paths, guint n_paths, guint64 max_voxels, GError **error)
+static PrVolume *
+load (const char *const *paths, guint n_paths, guint64 max_voxels, bool sort, GError **error)
 {
   if (n_paths == 0)
     {
@@ -378,7 +378,7 @@ pr_volume_load (const char *const *paths, guint n_paths, guint64 max_voxels, GEr
     v->rows = first.rows;
     v->slices = (guint) slots.size ();
     v->samples_per_pixel = first.samples;
-    fill_geometry (v, first, slots);
+    fill_geometry (v, first, slots, sort);
 
     v->slice_positions = g_new (double, slots.size ());
     v->slice_instances = g_new0 (char *, slots.size () + 1);
@@ -396,4 +396,17 @@ pr_volume_load (const char *const *paths, guint n_paths, guint64 max_voxels, GEr
         return NULL;
     return g_steal_pointer (&v);
   })
+}
+
+extern "C" PrVolume *
+pr_volume_load (const char *const *paths, guint n_paths, guint64 max_voxels, GError **error)
+{
+  return load (paths, n_paths, max_voxels, true, error);
+}
+
+extern "C" PrVolume *
+pr_volume_load_frames (const char *path, guint64 max_voxels, GError **error)
+{
+  const char *paths[] = { path, NULL };
+  return load (paths, 1, max_voxels, false, error);
 }

@@ -43,6 +43,7 @@ struct PrereadJob {
   guint next_header;
 
   PrVolume **volumes;           /* per series, decoded on first request */
+  GHashTable *frames;           /* voxels -> PrVolume*: what instance_frames() handed out */
   char **volume_errors;         /* per series, why it does not decode */
   PrereadStatus *volume_status;
 
@@ -136,6 +137,16 @@ attribute_of (PrereadJob *job, const char *scope, const PrJobInstance *inst, con
   return found;
 }
 
+static PrereadStatus
+status_of_decode_error (const GError *error)
+{
+  if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM))
+    return PREREAD_ERROR_NO_MEMORY;
+  if (g_error_matches (error, PR_DICOM_ERROR, PR_DICOM_ERROR_FAILED))
+    return PREREAD_ERROR_UNSUPPORTED;
+  return PREREAD_ERROR_BAD_INPUT;
+}
+
 /* Decodes series @series once. Lock held. */
 static const PrVolume *
 volume_of (PrereadJob *job, guint series, PrereadStatus *status, const char **reason)
@@ -151,12 +162,7 @@ volume_of (PrereadJob *job, guint series, PrereadStatus *status, const char **re
       if (job->volumes[series] == NULL)
         {
           job->volume_errors[series] = g_strdup (error->message);
-          if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM))
-            job->volume_status[series] = PREREAD_ERROR_NO_MEMORY;
-          else if (g_error_matches (error, PR_DICOM_ERROR, PR_DICOM_ERROR_FAILED))
-            job->volume_status[series] = PREREAD_ERROR_UNSUPPORTED;
-          else
-            job->volume_status[series] = PREREAD_ERROR_BAD_INPUT;
+          job->volume_status[series] = status_of_decode_error (error);
           job_logf (PREREAD_LOG_WARNING, "series %u does not decode into a volume: %s", series, error->message);
         }
     }
@@ -243,21 +249,17 @@ host_scratch_dir (PrereadJob *job)
   return job ? job->scratch_dir : NULL;
 }
 
-static PrereadStatus
-host_series_volume (PrereadJob *job, size_t series, PrereadVolume *out)
+/* The 1.0 members must all fit: a shorter struct is not one we know. */
+static gboolean
+volume_struct_ok (const PrereadVolume *out)
 {
-  /* The 1.0 members must all fit: a shorter struct is not one we know. */
-  if (job == NULL || out == NULL || out->struct_size < offsetof (PrereadVolume, slice_positions) + sizeof (void *))
-    return PREREAD_ERROR_INVALID;
-  if (series >= job->description->series->len)
-    return PREREAD_ERROR_OUT_OF_RANGE;
-  g_mutex_lock (&job->lock);
-  PrereadStatus status = PREREAD_OK;
-  const PrVolume *v = volume_of (job, (guint) series, &status, NULL);
-  g_mutex_unlock (&job->lock);
-  if (v == NULL)
-    return status;
-  PrereadVolume filled = { sizeof (PrereadVolume) };
+  return out != NULL && out->struct_size >= offsetof (PrereadVolume, slice_positions) + sizeof (void *);
+}
+
+static void
+fill_volume (const PrVolume *v, PrereadVolume *out)
+{
+  PrereadVolume filled = preread_volume_init ();
   filled.columns = v->columns;
   filled.rows = v->rows;
   filled.slices = v->slices;
@@ -274,7 +276,61 @@ host_series_volume (PrereadJob *job, size_t series, PrereadVolume *out)
   uint32_t size = MIN (out->struct_size, (uint32_t) sizeof filled);
   memcpy ((char *) out + sizeof out->struct_size, (char *) &filled + sizeof filled.struct_size,
           size - sizeof out->struct_size);
+}
+
+
+static PrereadStatus
+host_series_volume (PrereadJob *job, size_t series, PrereadVolume *out)
+{
+  if (job == NULL || !volume_struct_ok (out))
+    return PREREAD_ERROR_INVALID;
+  if (series >= job->description->series->len)
+    return PREREAD_ERROR_OUT_OF_RANGE;
+  g_mutex_lock (&job->lock);
+  PrereadStatus status = PREREAD_OK;
+  const PrVolume *v = volume_of (job, (guint) series, &status, NULL);
+  if (v != NULL)
+    fill_volume (v, out);
+  g_mutex_unlock (&job->lock);
+  return status;
+}
+
+static PrereadStatus
+host_instance_frames (PrereadJob *job, size_t series, size_t instance, PrereadVolume *out)
+{
+  if (job == NULL || !volume_struct_ok (out))
+    return PREREAD_ERROR_INVALID;
+  const PrJobInstance *inst = instance_at (job, series, instance);
+  if (inst == NULL)
+    return PREREAD_ERROR_OUT_OF_RANGE;
+  g_autoptr (GError) error = NULL;
+  PrVolume *v = pr_volume_load_frames (inst->path, MAX_VOLUME_VOXELS, &error);
+  if (v == NULL)
+    {
+      job_logf (PREREAD_LOG_WARNING, "instance %zu of series %zu does not decode: %s", instance, series,
+                error->message);
+      return status_of_decode_error (error);
+    }
+  g_mutex_lock (&job->lock);
+  g_hash_table_insert (job->frames, v->voxels, v);
+  fill_volume (v, out);
+  g_mutex_unlock (&job->lock);
   return PREREAD_OK;
+}
+
+static void
+host_release_volume (PrereadJob *job, PrereadVolume *volume)
+{
+  if (job == NULL || volume == NULL || volume->voxels == NULL)
+    return;
+  g_mutex_lock (&job->lock);
+  if (!g_hash_table_remove (job->frames, volume->voxels))
+    for (guint i = 0; i < job->description->series->len; i++)
+      if (job->volumes[i] != NULL && job->volumes[i]->voxels == volume->voxels)
+        g_clear_pointer (&job->volumes[i], pr_volume_free); /* decoded again if asked again */
+  g_mutex_unlock (&job->lock);
+  volume->voxels = NULL;
+  volume->slice_positions = NULL;
 }
 
 static const char *
@@ -456,6 +512,8 @@ static const PrereadHost host = {
   host_scratch_dir,
   host_series_volume,
   host_volume_slice_instance,
+  host_instance_frames,
+  host_release_volume,
   host_add_finding,
   host_set_priority,
   host_decline,
@@ -498,6 +556,7 @@ pr_runner_job_new (PrJobDescription *description, const char *scratch_dir, int p
     }
   guint n = description->series->len;
   job->volumes = g_new0 (PrVolume *, n);
+  job->frames = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) pr_volume_free);
   job->volume_errors = g_new0 (char *, n + 1);
   job->volume_status = g_new0 (PrereadStatus, n);
   job->findings = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
@@ -513,6 +572,7 @@ pr_runner_job_free (PrereadJob *job)
   for (guint i = 0; i < job->description->series->len; i++)
     pr_volume_free (job->volumes[i]);
   g_free (job->volumes);
+  g_hash_table_unref (job->frames);
   g_strfreev (job->volume_errors);
   g_free (job->volume_status);
   for (guint i = 0; i < HEADER_CACHE; i++)

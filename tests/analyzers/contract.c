@@ -5,6 +5,7 @@
  * compare with what the host must answer. It also adds a volume mask and
  * checks the host's refusals of malformed findings.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -236,6 +237,40 @@ analyze (void *state, PrereadJob *job, const PrereadHost *host)
       mismatches += work[i].mismatches;
     }
   observef (job, host, "thread-mismatches", "%g", mismatches, 0, 0);
+
+  /* One instance's frames, then given back; the series volume comes back on request. */
+  PrereadVolume frames = preread_volume_init ();
+  status = host->instance_frames (job, 0, 2, &frames);
+  observe (job, host, "frames-status", status_name (status));
+  observef (job, host, "frames-size", "%gx%gx%g", frames.columns, frames.rows, frames.slices);
+  PrereadVolume nowhere = preread_volume_init ();
+  observe (job, host, "frames-out-of-range", status_name (host->instance_frames (job, 0, 999, &nowhere)));
+  host->release_volume (job, &frames);
+  observef (job, host, "frames-released", "%g", frames.voxels == NULL, 0, 0);
+  host->release_volume (job, &v);
+  PrereadVolume again = preread_volume_init ();
+  observe (job, host, "volume-after-release", status_name (host->series_volume (job, 0, &again)));
+
+  /* Nothing of the daemon's reaches us: no sockets, no index, no spool
+   * files open (stdin, stdout, stderr and the progress pipe are ours). */
+  char inherited[256] = "";
+  for (int fd = 3; fd < 256; fd++)
+    {
+      char link[64], target[256];
+      snprintf (link, sizeof link, "/proc/self/fd/%d", fd);
+      ssize_t n = readlink (link, target, sizeof target - 1);
+      if (n < 0)
+        continue;
+      target[n] = '\0';
+      if (strncmp (target, "pipe:", 5) == 0 || strstr (target, "analyzer.log") != NULL)
+        continue;
+      if (strlen (inherited) + strlen (target) + 2 < sizeof inherited)
+        {
+          strcat (inherited, target);
+          strcat (inherited, " ");
+        }
+    }
+  observe (job, host, "inherited-descriptors", inherited);
   observef (job, host, "cancelled", "%g", host->is_cancelled (job), 0, 0);
 
   host->log (job, PREREAD_LOG_INFO, "contract: all observations made");
