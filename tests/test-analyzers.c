@@ -766,6 +766,23 @@ test_analyze_command (void)
       analyzed_clear (&a);
     }
 
+  /* A program flooding stdout with one endless line: the supervisor keeps
+   * at most 4 KB of a line, and the program's real progress still counts. */
+  g_autofree char *flood = pr_test_write_file (
+    work, "flood.py",
+    "#!/usr/bin/python3\n"
+    "import json, sys\n"
+    "sys.stdout.write('x' * (16 << 20))\n"
+    "sys.stdout.write('\\nprogress 0.5 halfway\\n')\n"
+    "sys.stdout.flush()\n"
+    "job = json.load(open(sys.argv[2] + '/job.json'))\n"
+    "open(job['findings_file'], 'w').write('{\"schema\": \"preread-findings/1\", \"status\": \"done\"}')\n");
+  g_assert_cmpint (g_chmod (flood, 0755), ==, 0);
+  analyze (&a, "-a", flood, study, NULL);
+  g_assert_cmpint (a.status, ==, 0);
+  g_assert_nonnull (strstr (a.err, " 50% halfway"));
+  analyzed_clear (&a);
+
   /* --list finds the modules on the search path, with version and ABI. */
   analyze (&a, "--list", NULL);
   g_assert_cmpint (a.status, ==, 0);
