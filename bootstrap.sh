@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 # Build: compilers, autotools, and the libraries preread links.
 BUILD_PACKAGES="build-essential autoconf autoconf-archive automake libtool pkg-config xz-utils
   libglib2.0-dev libxml2-dev libxml2-utils libsqlite3-dev libdcmtk-dev libsndfile1-dev
-  libsoup-3.0-dev libjson-glib-dev libssl-dev"
+  libsoup-3.0-dev libjson-glib-dev libssl-dev libcairo2-dev fonts-dejavu-core"
 # Run and test: DCMTK's tools as peers, a real PACS, the DICOM validator,
 # test-data generation, and the command-line tools the benchmarks use.
 TOOL_PACKAGES="dcmtk orthanc dicom3tools python3-pydicom python3-numpy sqlite3 curl"

@@ -185,6 +185,14 @@ read_peer (Loader *l, xmlNode *node)
   p->host = g_strdup (xml_attr (node, "host"));
   p->port = (guint16) attr_u64 (node, "port", 104);
   p->result_objects = read_objects (node);
+  /* A PACS down for a day (an upgrade, a weekend) must not lose results:
+   * retries every 30 min at most, for two days. */
+  p->retry_base_s = (guint) attr_u64 (node, "retry-base", 30);
+  p->retry_max_s = (guint) attr_u64 (node, "retry-max", 1800);
+  p->give_up_after_s = (guint) attr_u64 (node, "give-up-after", 2 * 24 * 3600);
+  if (p->retry_base_s > p->retry_max_s)
+    report (l, node->line, "peer \"%s\": retry-base (%u s) is longer than retry-max (%u s)", p->name,
+            p->retry_base_s, p->retry_max_s);
   if (!pr_dicom_ae_title_is_valid (p->ae_title))
     report (l, node->line, "peer \"%s\": ae-title \"%s\" is not a valid AE title", p->name, p->ae_title);
   for (xmlNode *child = node->children; child != NULL; child = child->next)

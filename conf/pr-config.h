@@ -29,6 +29,9 @@ typedef struct {
   char *tls_key;                /* (nullable) PEM file */
   char *tls_ca;                 /* (nullable) PEM file of the CA that signs the peer */
   char **result_objects;        /* (nullable) what this peer accepts: "sr", "sc", "gsps", "seg", "kos" */
+  guint retry_base_s;           /* first retry after a transient failure */
+  guint retry_max_s;            /* retries double up to this */
+  guint give_up_after_s;        /* then the item is a dead letter */
   int line;
 } PrPeer;
 

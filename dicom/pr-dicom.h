@@ -65,6 +65,18 @@ gboolean pr_dicom_uid_is_valid (const char *uid);
 gboolean pr_dicom_uid_is_acceptable (const char *uid);
 
 /**
+ * pr_dicom_uid_derive:
+ * @seed: what identifies the thing made (e.g. an installation, a job and an attempt)
+ * @part: which of its UIDs ("sr-series", "sr-instance", "finding 3")
+ *
+ * A UID under the 2.25 arc (PS3.5 B.2) derived from @seed and @part: the
+ * same arguments give the same UID, different ones practically never do.
+ *
+ * Returns: (transfer full): the UID, at most 44 characters.
+ */
+char *pr_dicom_uid_derive (const char *seed, const char *part);
+
+/**
  * pr_dicom_is_storage_sop_class:
  * Returns: %TRUE when @uid is a storage SOP class this DCMTK knows.
  */

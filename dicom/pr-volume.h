@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define PR_VOLUME_UNEVEN_SPACING (1u << 0)
 #define PR_VOLUME_TILTED (1u << 1)
 #define PR_VOLUME_SINGLE_IMAGE (1u << 2)
+#define PR_VOLUME_SPACING_UNKNOWN (1u << 3)
 
 typedef struct {
   guint columns, rows, slices;

@@ -24,6 +24,7 @@
 #include "plugin/host/pr-module.h"
 #include "pr-analyzer-catalog.h"
 #include "pr-analyzer-launch.h"
+#include "pr-result-build.h"
 #include "pr-router.h"
 #include "pr-study-facts.h"
 
@@ -50,6 +51,12 @@ member_free (Member *m)
   g_free (m->path);
   pr_instance_header_free (m->header);
   g_free (m);
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 static int
@@ -174,6 +181,55 @@ print_log (const char *path)
     g_printerr ("---- %s ----\n%s%s", path, text, g_str_has_suffix (text, "\n") ? "" : "\n");
 }
 
+/* The result objects the gateway would send, into @folder/results, made by
+ * the same child process as in the daemon. Fresh UIDs each run: these are
+ * trial objects, never the ones a gateway delivered. */
+static gboolean
+write_results (const Options *o, const char *folder)
+{
+  g_autofree char *output = g_build_filename (folder, "results", NULL);
+  g_autofree char *log = g_build_filename (folder, "results.log", NULL);
+  g_autofree char *seed = g_uuid_string_random ();
+  pr_job_folder_remove (output);
+  g_unlink (log);
+  const char *argv[] = { "/proc/self/exe", PR_RESULT_BUILD_SUBCOMMAND, folder, output, seed, NULL };
+  PrRunSpec spec = { 0 };
+  spec.argv = argv;
+  spec.working_dir = folder;
+  spec.log_path = log;
+  spec.timeout_s = 600;
+  spec.memory_limit_mb = 4096;
+  PrRunOutcome outcome;
+  g_autoptr (GError) error = NULL;
+  if (!pr_run_sync (&spec, NULL, NULL, &outcome, NULL, &error))
+    {
+      g_printerr ("preread analyze: cannot make the result objects: %s\n", error->message);
+      return FALSE;
+    }
+  g_autofree char *tail = pr_run_log_tail (log);
+  if (outcome.end != PR_RUN_EXITED || outcome.exit_status != 0)
+    {
+      g_autofree char *how = pr_run_outcome_describe (&outcome, &spec);
+      g_printerr ("preread analyze: making the result objects %s%s%s\n", how, tail ? ": " : "", tail ? tail : "");
+      return FALSE;
+    }
+  g_autoptr (GDir) dir = g_dir_open (output, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_suffix (name, ".dcm"))
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, (GCompareFunc) compare_names);
+  g_ptr_array_add (names, NULL);
+  g_autofree char *list = g_strjoinv (" ", (char **) names->pdata);
+  if (!o->quiet)
+    g_printerr ("preread analyze: result objects in %s: %s%s%s\n", output, list, tail ? " (" : "",
+                tail ? "see results.log" : "");
+  if (!o->quiet && tail)
+    g_printerr ("preread analyze: %s\n", tail);
+  return TRUE;
+}
+
 /* Runs the analyzer on one study in @folder. Returns the exit status:
  * 0 done, 3 declined, 1 anything else. */
 static int
@@ -234,6 +290,8 @@ analyze_study (const Options *o, const PrStudyFacts *study, const char *folder)
               findings->n_findings, findings->priority, findings->summary ? ": " : "",
               findings->summary ? findings->summary : "", findings->message ? ": " : "",
               findings->message ? findings->message : "");
+  if (findings->status == PR_FINDINGS_DONE && o->output != NULL && !write_results (o, folder))
+    return 1;
   return findings->status == PR_FINDINGS_DONE ? 0 : findings->status == PR_FINDINGS_DECLINED ? 3 : 1;
 }
 
@@ -258,11 +316,13 @@ analyze_files (Options *o, char **paths)
       if (o->output == NULL)
         folder = g_dir_make_tmp ("preread-analyze-XXXXXX", &error);
       else if (studies->len == 1)
-        folder = g_strdup (o->output);
+        folder = g_canonicalize_filename (o->output, NULL);
       else
         {
+          /* Absolute: the analyzer runs with the job folder as its working directory. */
           g_autofree char *name = g_strdup_printf ("study-%u", i + 1);
-          folder = g_build_filename (o->output, name, NULL);
+          g_autofree char *relative = g_build_filename (o->output, name, NULL);
+          folder = g_canonicalize_filename (relative, NULL);
         }
       if (folder == NULL)
         {

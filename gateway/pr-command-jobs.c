@@ -9,18 +9,10 @@
 
 #include "conf/pr-config.h"
 #include "pr-analyzer-health.h"
+#include "pr-command-util.h"
 #include "pr-index.h"
 
 static const char *const priority_names[] = { "low", "normal", "high", "urgent" };
-
-static char *
-format_time (gint64 us)
-{
-  if (us == 0)
-    return g_strdup ("-");
-  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
-  return g_date_time_format (t, "%Y-%m-%d %H:%M:%S");
-}
 
 static void
 print_jobs (GPtrArray *jobs)
@@ -30,7 +22,7 @@ print_jobs (GPtrArray *jobs)
   for (guint i = 0; i < jobs->len; i++)
     {
       const PrJob *j = jobs->pdata[i];
-      g_autofree char *created = format_time (j->created_at_us);
+      g_autofree char *created = pr_command_format_time (j->created_at_us);
       g_autofree char *attempts = g_strdup_printf ("%d/%d", j->attempts, j->max_attempts);
       const char *note = j->summary ? j->summary : (j->reason ? j->reason : "");
       printf ("%-6" G_GINT64_FORMAT " %-10s %-8s %-16s %-24s %-6" G_GINT64_FORMAT " %-7s %-19s %s%s\n", j->id,
@@ -52,34 +44,11 @@ print_quarantines (PrIndex *index)
       const PrAnalyzerHealth *h = health->pdata[i];
       if (h->quarantined_at_us == 0)
         continue;
-      g_autofree char *since = format_time (h->quarantined_at_us);
+      g_autofree char *since = pr_command_format_time (h->quarantined_at_us);
       printf ("\nanalyzer %s is QUARANTINED since %s: %s\n  its jobs wait until its file changes or "
               "`preread jobs enable %s`\n",
               h->analyzer, since, h->quarantine_reason ? h->quarantine_reason : "", h->analyzer);
     }
-}
-
-static gboolean
-parse_id (const char *text, gint64 *id)
-{
-  char *end = NULL;
-  gint64 value = g_ascii_strtoll (text ? text : "", &end, 10);
-  if (text == NULL || end == text || *end != '\0' || value <= 0)
-    return FALSE;
-  *id = value;
-  return TRUE;
-}
-
-/* The storage folder: --storage, else the configuration's, else the default's. */
-static char *
-storage_dir (const char *storage, const char *config_path, GError **error)
-{
-  if (storage != NULL)
-    return g_strdup (storage);
-  g_autoptr (PrConfig) config = config_path ? pr_config_load_file (config_path, error) : pr_config_load_default ();
-  if (config == NULL)
-    return NULL;
-  return g_strdup (config->node->storage_dir);
 }
 
 int
@@ -132,7 +101,7 @@ pr_command_jobs (int argc, char **argv)
       g_printerr ("preread jobs: unknown action \"%s\" (list, retry ID, cancel ID or enable ANALYZER)\n", action);
       return 2;
     }
-  if (by_id && (rest[1] == NULL || !parse_id (rest[1], &id) || rest[2] != NULL))
+  if (by_id && (rest[1] == NULL || !pr_command_parse_id (rest[1], &id) || rest[2] != NULL))
     {
       g_printerr ("preread jobs: %s needs one job ID\n", action);
       return 2;
@@ -143,19 +112,7 @@ pr_command_jobs (int argc, char **argv)
       return 2;
     }
 
-  g_autofree char *dir = storage_dir (storage, config_path, &error);
-  if (dir == NULL)
-    {
-      g_printerr ("%s\n", error->message);
-      return 1;
-    }
-  g_autofree char *db = g_build_filename (dir, "index.sqlite", NULL);
-  if (!g_file_test (db, G_FILE_TEST_EXISTS))
-    {
-      g_printerr ("preread jobs: no gateway data in %s (give --storage or --config)\n", dir);
-      return 1;
-    }
-  g_autoptr (PrIndex) index = pr_index_open (db, &error);
+  g_autoptr (PrIndex) index = pr_command_open_index (storage, config_path, &error);
   if (index == NULL)
     {
       g_printerr ("preread jobs: %s\n", error->message);

@@ -11,4 +11,5 @@ int pr_command_check_config (int argc, char **argv);
 int pr_command_route (int argc, char **argv);
 int pr_command_jobs (int argc, char **argv);
 int pr_command_analyze (int argc, char **argv);
+int pr_command_outbox (int argc, char **argv);
 

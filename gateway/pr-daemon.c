@@ -8,7 +8,9 @@
 #include "pr-analyzer-launch.h"
 #include "pr-index.h"
 #include "pr-listener.h"
+#include "pr-outbox.h"
 #include "pr-recovery.h"
+#include "pr-results.h"
 #include "pr-router.h"
 #include "pr-routing.h"
 #include "pr-scheduler.h"
@@ -34,6 +36,8 @@ struct _PrDaemon {
   PrStudyTracker *tracker;
   PrRouting *routing;
   PrScheduler *scheduler;
+  PrResults *results;
+  PrOutbox *outbox;
   PrListener *listener;
   GMainLoop *loop;
   guint recovery_timer;
@@ -79,12 +83,22 @@ on_route_fired (gint64 study_id, gint64 route_run_id, gpointer user_data)
 {
   PrDaemon *self = user_data;
   pr_scheduler_wake (self->scheduler);
+  pr_outbox_wake (self->outbox); /* forwarded originals */
 }
 
 static void
 on_job_ended (gint64 job_id, PrJobState state, gpointer user_data)
 {
-  /* Result delivery hooks in here. */
+  PrDaemon *self = user_data;
+  if (state == PR_JOB_DONE)
+    pr_results_wake (self->results);
+}
+
+static void
+on_results_built (gint64 job_id, gpointer user_data)
+{
+  PrDaemon *self = user_data;
+  pr_outbox_wake (self->outbox);
 }
 
 /* Indexes what the spool has and the index lacks, in folders changed since
@@ -194,6 +208,8 @@ pr_daemon_reload (PrDaemon *self)
   pr_study_tracker_set_quiet_period (self->tracker, self->config->node->quiet_period_s);
   pr_routing_set_config (self->routing, self->config);
   pr_scheduler_set_config (self->scheduler, self->config);
+  pr_results_set_config (self->results, self->config);
+  pr_outbox_set_config (self->outbox, self->config);
   pr_config_free (previous);
   g_message ("reload: %s is in effect: %u route(s), %u analyzer(s), %u peer(s)", self->config_path,
              self->config->routes->len, self->config->analyzers->len, self->config->peers->len);
@@ -212,7 +228,8 @@ static gboolean
 on_shutdown_check (gpointer user_data)
 {
   PrDaemon *self = user_data;
-  guint busy = pr_listener_get_n_active (self->listener) + pr_scheduler_get_n_running (self->scheduler);
+  guint busy = pr_listener_get_n_active (self->listener) + pr_scheduler_get_n_running (self->scheduler) +
+               pr_outbox_get_n_active (self->outbox);
   if (busy == 0 || ++self->shutdown_ticks > SHUTDOWN_GRACE_S * 10)
     {
       if (pr_listener_get_n_active (self->listener) > 0)
@@ -239,6 +256,8 @@ on_terminate (gpointer user_data)
              pr_scheduler_get_n_running (self->scheduler));
   pr_listener_stop (self->listener);
   pr_scheduler_stop_all (self->scheduler);
+  pr_results_stop (self->results);
+  pr_outbox_stop (self->outbox);
   self->shutdown_timer = g_timeout_add (100, on_shutdown_check, self);
   return G_SOURCE_CONTINUE;
 }
@@ -274,8 +293,12 @@ pr_daemon_new (PrConfig *config, const char *config_path, const PrNodeOverrides 
   if (!pr_routing_resume (self->routing, error))
     return NULL;
   self->scheduler = pr_scheduler_new (self->index, pr_spool_get_root (self->spool), config, on_job_ended, self);
-  if (!pr_scheduler_start (self->scheduler, error))
+  self->results = pr_results_new (self->index, pr_spool_get_root (self->spool), config, on_results_built, self);
+  self->outbox = pr_outbox_new (self->index, pr_spool_get_root (self->spool), config);
+  if (!pr_scheduler_start (self->scheduler, error) || !pr_outbox_start (self->outbox, error))
     return NULL;
+  /* Jobs that ended done before a crash still get their results. */
+  pr_results_wake (self->results);
 
   PrListenerEvents events = { on_instance_stored, on_receiver_exited };
   self->listener = pr_listener_new (config->node, self->index, &events, self, error);
@@ -316,6 +339,8 @@ pr_daemon_free (PrDaemon *self)
     return;
   g_clear_pointer (&self->listener, pr_listener_free);
   g_clear_pointer (&self->scheduler, pr_scheduler_free);
+  g_clear_pointer (&self->results, pr_results_free);
+  g_clear_pointer (&self->outbox, pr_outbox_free);
   g_clear_pointer (&self->routing, pr_routing_free);
   g_clear_pointer (&self->tracker, pr_study_tracker_free);
   g_clear_pointer (&self->index, pr_index_free);

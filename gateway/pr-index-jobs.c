@@ -188,9 +188,11 @@ pr_index_finish_job (PrIndex *index, gint64 job_id, PrJobState state, const char
 {
   g_return_val_if_fail (pr_job_state_is_final (state), FALSE);
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
-                                                "UPDATE jobs SET state = ?, finished_at = ?, reason = ?,"
-                                                " summary = ?, result_priority = ?, cancel_requested = 0"
-                                                " WHERE id = ? AND state = 'running'",
+                                                "UPDATE jobs SET state = ?1, finished_at = ?2, reason = ?3,"
+                                                " summary = ?4, result_priority = ?5, cancel_requested = 0,"
+                                                " results_state = CASE WHEN ?1 = 'done' THEN 'pending'"
+                                                "                 ELSE 'none' END, results_error = NULL"
+                                                " WHERE id = ?6 AND state = 'running'",
                                                 error);
   if (stmt == NULL)
     return FALSE;

@@ -141,4 +141,24 @@ static const char *const pr_index_migrations[] = {
   "  quarantined_at INTEGER,"
   "  quarantine_reason TEXT,"
   "  file_signature TEXT);",
+
+  /* 4: result objects and their delivery */
+  "ALTER TABLE jobs ADD COLUMN results_state TEXT NOT NULL DEFAULT 'none';"
+  "ALTER TABLE jobs ADD COLUMN results_error TEXT;"
+  "CREATE INDEX jobs_by_results ON jobs (results_state);"
+  "CREATE TABLE results ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  job_id INTEGER NOT NULL REFERENCES jobs (id),"
+  "  study_id INTEGER NOT NULL REFERENCES studies (id),"
+  "  kind TEXT NOT NULL CHECK (kind IN ('sr', 'sc', 'gsps', 'seg', 'kos')),"
+  "  sop_class_uid TEXT NOT NULL,"
+  "  sop_instance_uid TEXT NOT NULL UNIQUE,"
+  "  series_instance_uid TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE INDEX results_by_job ON results (job_id);"
+  "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE outbox ADD COLUMN retry_from INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE outbox ADD COLUMN result_kind TEXT;"
+  "CREATE INDEX outbox_due ON outbox (state, peer, next_attempt_at);",
 };

@@ -13,6 +13,8 @@
 #include "plugin/builtin/pr-test-analyzer.h"
 #include "plugin/runner/pr-runner.h"
 #include "pr-receiver.h"
+#include "pr-deliver.h"
+#include "pr-result-build.h"
 
 typedef struct {
   const char *name;
@@ -27,6 +29,7 @@ static const Command commands[] = {
   { "route", pr_command_route, "dry run: which routes would take these DICOM files" },
   { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one; lift a quarantine" },
   { "analyze", pr_command_analyze, "run one analyzer on local DICOM files, without a daemon" },
+  { "outbox", pr_command_outbox, "list deliveries to peers; retry or drop dead letters" },
 };
 
 static void
@@ -70,6 +73,10 @@ main (int argc, char **argv)
     return pr_receiver_main (argc - 1, argv + 1);
   if (strcmp (name, PR_TEST_ANALYZER_SUBCOMMAND) == 0)
     return pr_test_analyzer_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_DELIVER_SUBCOMMAND) == 0)
+    return pr_deliver_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_RESULT_BUILD_SUBCOMMAND) == 0)
+    return pr_result_build_main (argc - 1, argv + 1);
   if (strcmp (name, PR_RUNNER_SUBCOMMAND) == 0)
     return pr_runner_main (argc - 1, argv + 1);
   if (strcmp (name, PR_RUNNER_PROBE_SUBCOMMAND) == 0)

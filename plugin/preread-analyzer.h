@@ -133,6 +133,7 @@ typedef struct PrereadJob PrereadJob;
 #define PREREAD_VOLUME_UNEVEN_SPACING (1u << 0) /* slice distances differ by more than 1 %; see slice_positions */
 #define PREREAD_VOLUME_TILTED (1u << 1)         /* slices are stacked off their normal (gantry tilt) */
 #define PREREAD_VOLUME_SINGLE_IMAGE (1u << 2)   /* one image, not a stack: geometry may be absent */
+#define PREREAD_VOLUME_SPACING_UNKNOWN (1u << 3) /* no pixel spacing in the images: spacing[0], [1] are 1, in pixels */
 
 /*
  * An image series decoded into one array, slices sorted along their normal.
@@ -214,7 +215,7 @@ typedef struct {
   const uint8_t *mask;              /* MASK: width * height * depth bytes, x fastest, nonzero = inside */
 } PrereadLocation;
 
-/* A measurement: ("DCM", "131190", "Diameter"), 12.3, "mm" (a UCUM unit). */
+/* A measurement: ("SCT", "81827009", "Diameter"), 12.3, "mm" (a UCUM unit). */
 typedef struct {
   PrereadCode concept;
   double value;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -172,8 +173,8 @@ spawn_daemon (PrTestDaemon *d)
   gboolean ok = g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata, NULL,
                                                   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
                                                     G_SPAWN_STDOUT_TO_DEV_NULL,
-                                                  NULL, NULL, -1, -1, log_fd, NULL, NULL, 0, &d->pid, NULL,
-                                                  NULL, NULL, &error);
+                                                  pr_test_die_with_parent, NULL, -1, -1, log_fd, NULL, NULL, 0,
+                                                  &d->pid, NULL, NULL, NULL, &error);
   close (log_fd);
   g_assert_no_error (error);
   g_assert_true (ok);
@@ -201,6 +202,32 @@ spawn_daemon (PrTestDaemon *d)
     }
   g_autofree char *log = pr_test_daemon_log (d);
   g_error ("preread serve did not become ready in time; log:\n%s", log ? log : "");
+}
+
+char *
+pr_test_daemon_command (PrTestDaemon *d, const char *command, const char *first, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *storage = g_strdup_printf ("--storage=%s", d->storage);
+  g_ptr_array_add (argv, (gpointer) pr_test_preread ());
+  g_ptr_array_add (argv, (gpointer) command);
+  g_ptr_array_add (argv, storage);
+  va_list args;
+  va_start (args, first);
+  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  g_autofree char *out = NULL, *err = NULL;
+  int status = pr_test_runv (&out, &err, (const char *const *) argv->pdata);
+  return g_strdup_printf ("%d\n%s%s", status, out ? out : "", err ? err : "");
+}
+
+void
+pr_test_die_with_parent (gpointer user_data)
+{
+  /* A test that aborts must not leave its daemons running. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
 PrTestDaemon *

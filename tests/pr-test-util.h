@@ -62,6 +62,9 @@ char *pr_test_make_study (const char *dir, ...) G_GNUC_NULL_TERMINATED;
 int pr_test_run (char **out, char **err, const char *program, ...) G_GNUC_NULL_TERMINATED;
 int pr_test_runv (char **out, char **err, const char *const *argv);
 
+/* A g_spawn child setup: the child gets SIGTERM when the test dies. */
+void pr_test_die_with_parent (gpointer user_data);
+
 /* A running `preread serve`. */
 typedef struct {
   GPid pid;
@@ -100,6 +103,18 @@ char *pr_test_daemon_target (PrTestDaemon *daemon);
 
 /* The port as a string, for DCMTK tools. */
 char *pr_test_daemon_port_string (PrTestDaemon *daemon);
+
+/**
+ * pr_test_daemon_command:
+ * @command: "jobs", "outbox"...
+ * @first: NULL-terminated further arguments
+ *
+ * Runs `preread COMMAND --storage=STORAGE ARGS...` on the daemon's storage.
+ *
+ * Returns: (transfer full): "STATUS\n" then its stdout and stderr.
+ */
+char *pr_test_daemon_command (PrTestDaemon *daemon, const char *command, const char *first, ...)
+  G_GNUC_NULL_TERMINATED;
 
 /* Kills it if running and removes its storage if it made it. */
 void pr_test_daemon_free (PrTestDaemon *daemon);

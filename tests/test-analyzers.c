@@ -581,16 +581,6 @@ test_misbehaving_modules (void)
 
 /* ---- quarantine --------------------------------------------------------------- */
 
-static char *
-jobs_command (PrTestDaemon *d, const char *action, const char *argument)
-{
-  g_autofree char *storage = g_strdup_printf ("--storage=%s", d->storage);
-  g_autofree char *out = NULL, *err = NULL;
-  int status = pr_test_run (&out, &err, pr_test_preread (), "jobs", storage, action, argument, NULL);
-  g_assert_cmpint (status, ==, 0);
-  return g_strconcat (out, err, NULL);
-}
-
 static void
 send_new_study (PrTestDaemon *d, const char *work, const char *seed)
 {
@@ -631,7 +621,8 @@ test_quarantine (void)
   g_assert_true (pr_test_wait_index_int (d, "SELECT count(*) FROM jobs", 3, 20000));
   g_usleep (4 * G_USEC_PER_SEC); /* two scheduler polls */
   g_assert_cmpint (pr_test_index_int (d, "SELECT count(*) FROM jobs WHERE state = 'queued'"), ==, 1);
-  g_autofree char *list = jobs_command (d, "list", NULL);
+  g_autofree char *list = pr_test_daemon_command (d, "jobs", "list", NULL);
+  g_assert_true (g_str_has_prefix (list, "0\n"));
   g_assert_nonnull (strstr (list, "analyzer crash is QUARANTINED"));
   g_assert_nonnull (strstr (list, "SIGSEGV"));
 
@@ -652,7 +643,7 @@ test_quarantine (void)
   analyzed_clear (&a);
 
   /* An administrator re-enables it: the waiting job runs (and crashes). */
-  g_autofree char *enabled = jobs_command (d, "enable", "crash");
+  g_autofree char *enabled = pr_test_daemon_command (d, "jobs", "enable", "crash", NULL);
   g_assert_nonnull (strstr (enabled, "enabled again"));
   g_assert_true (pr_test_wait_index_int (d, "SELECT count(*) FROM jobs WHERE state = 'failed'", 3, 20000));
 
@@ -748,7 +739,7 @@ test_analyze_command (void)
       "\"bits\": \"AAAA\"}",
       "the mask's bits hold 3 bytes; its box needs 2" },
     { ", \"confidence\": 1.5", "\"confidence\" must be a number within 0..1" },
-    { ", \"measurements\": [{\"concept\": {\"scheme\": \"DCM\", \"value\": \"131190\", "
+    { ", \"measurements\": [{\"concept\": {\"scheme\": \"SCT\", \"value\": \"81827009\", "
       "\"meaning\": \"Diameter\"}, \"value\": 3}]",
       "measurement 1 needs a UCUM \"unit\"" },
   };

@@ -59,25 +59,6 @@ send (Fixture *f, const char *path)
   g_assert_cmpint (status, ==, 0);
 }
 
-static char *
-jobs_command (Fixture *f, const char *first, ...)
-{
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *storage = g_strdup_printf ("--storage=%s", f->daemon->storage);
-  g_ptr_array_add (argv, (gpointer) pr_test_preread ());
-  g_ptr_array_add (argv, (gpointer) "jobs");
-  g_ptr_array_add (argv, storage);
-  va_list args;
-  va_start (args, first);
-  for (const char *a = first; a != NULL; a = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-  g_autofree char *out = NULL, *err = NULL;
-  int status = pr_test_runv (&out, &err, (const char *const *) argv->pdata);
-  return g_strdup_printf ("%d\n%s%s", status, out ? out : "", err ? err : "");
-}
-
 static gboolean
 wait_jobs (Fixture *f, const char *state, gint64 count, guint timeout_ms)
 {
@@ -104,7 +85,7 @@ test_study_routed_once_job_done (void)
   g_autofree char *text = NULL;
   g_assert_true (g_file_get_contents (findings, &text, NULL, NULL));
   g_assert_nonnull (strstr (text, "preread-findings/1"));
-  g_autofree char *list = jobs_command (&f, NULL);
+  g_autofree char *list = pr_test_daemon_command (f.daemon, "jobs", "list", NULL);
   g_assert_true (g_str_has_prefix (list, "0\n"));
   g_assert_nonnull (strstr (list, "done"));
   g_assert_nonnull (strstr (list, "test analyzer: 1 series seen"));
@@ -242,7 +223,7 @@ test_retry_and_cancel (void)
 
   /* retry: queued again with fresh attempts, runs, fails again. */
   g_autofree char *id = g_strdup_printf ("%" G_GINT64_FORMAT, failed);
-  g_autofree char *out = jobs_command (&f, "retry", id, NULL);
+  g_autofree char *out = pr_test_daemon_command (f.daemon, "jobs", "retry", id, NULL);
   g_assert_true (g_str_has_prefix (out, "0\n"));
   g_assert_true (pr_test_daemon_wait_for_log (f.daemon, "started (attempt 1 of 3)", 10000));
   g_autofree char *again = g_strdup_printf ("SELECT count(*) FROM jobs WHERE id = %s AND state = 'failed'"
@@ -262,22 +243,22 @@ test_retry_and_cancel (void)
                                              pr_test_index_int (f.daemon, "SELECT id FROM jobs WHERE state = 'queued'"));
   g_autofree char *running = g_strdup_printf ("%" G_GINT64_FORMAT,
                                               pr_test_index_int (f.daemon, "SELECT id FROM jobs WHERE state = 'running'"));
-  g_autofree char *refused = jobs_command (&f, "retry", running, NULL);
+  g_autofree char *refused = pr_test_daemon_command (f.daemon, "jobs", "retry", running, NULL);
   g_assert_true (g_str_has_prefix (refused, "1\n"));
 
-  g_autofree char *c1 = jobs_command (&f, "cancel", queued, NULL);
+  g_autofree char *c1 = pr_test_daemon_command (f.daemon, "jobs", "cancel", queued, NULL);
   g_assert_nonnull (strstr (c1, "is cancelled"));
-  g_autofree char *c2 = jobs_command (&f, "cancel", running, NULL);
+  g_autofree char *c2 = pr_test_daemon_command (f.daemon, "jobs", "cancel", running, NULL);
   g_assert_nonnull (strstr (c2, "will be stopped"));
   g_assert_true (wait_jobs (&f, "cancelled", 2, 10000));
   /* filters */
-  g_autofree char *list = jobs_command (&f, "--state=cancelled", NULL);
+  g_autofree char *list = pr_test_daemon_command (f.daemon, "jobs", "--state=cancelled", NULL);
   g_assert_nonnull (strstr (list, "cancelled by an administrator"));
   g_assert_null (strstr (list, "failer"));
-  g_autofree char *by_analyzer = jobs_command (&f, "--analyzer=failer", NULL);
+  g_autofree char *by_analyzer = pr_test_daemon_command (f.daemon, "jobs", "--analyzer=failer", NULL);
   g_assert_nonnull (strstr (by_analyzer, "failer"));
   g_assert_null (strstr (by_analyzer, " slow "));
-  g_autofree char *bad = jobs_command (&f, "--state=bogus", NULL);
+  g_autofree char *bad = pr_test_daemon_command (f.daemon, "jobs", "--state=bogus", NULL);
   g_assert_true (g_str_has_prefix (bad, "2\n"));
   fixture_stop (&f);
 }

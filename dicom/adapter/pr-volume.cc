@@ -40,6 +40,7 @@ struct FileInfo
   bool has_orientation;
   double iop[6];
   double pixel_spacing[2];      /* row spacing, column spacing */
+  bool has_spacing;
   double slice_thickness;
   double slope, intercept;      /* from the data set or shared functional groups */
   bool rescale;
@@ -132,8 +133,12 @@ read_headers (const char *const *paths, guint n_paths, std::vector<FileInfo> &fi
       info.has_orientation = get_doubles (ds, DCM_ImageOrientationPatient, info.iop, 6) ||
                              get_doubles (functional_group (ds, 0, DCM_PlaneOrientationSequence),
                                           DCM_ImageOrientationPatient, info.iop, 6);
-      if (!get_doubles (ds, DCM_PixelSpacing, info.pixel_spacing, 2) &&
-          !get_doubles (functional_group (ds, 0, DCM_PixelMeasuresSequence), DCM_PixelSpacing, info.pixel_spacing, 2))
+      /* Projection images and photographs say ImagerPixelSpacing, if anything. */
+      info.has_spacing =
+        get_doubles (ds, DCM_PixelSpacing, info.pixel_spacing, 2) ||
+        get_doubles (functional_group (ds, 0, DCM_PixelMeasuresSequence), DCM_PixelSpacing, info.pixel_spacing, 2) ||
+        get_doubles (ds, DCM_ImagerPixelSpacing, info.pixel_spacing, 2);
+      if (!info.has_spacing)
         info.pixel_spacing[0] = info.pixel_spacing[1] = 1.0;
       info.slice_thickness = 0;
       if (!get_doubles (ds, DCM_SliceThickness, &info.slice_thickness, 1))
@@ -211,6 +216,8 @@ fill_geometry (PrVolume *v, const FileInfo &first, std::vector<Slot> &slots, boo
   /* PixelSpacing is (between rows, between columns); ours is (x, y). */
   v->spacing[0] = first.pixel_spacing[1];
   v->spacing[1] = first.pixel_spacing[0];
+  if (!first.has_spacing)
+    v->flags |= PR_VOLUME_SPACING_UNKNOWN;
 
   bool positioned = std::all_of (slots.begin (), slots.end (), [] (const Slot &s) { return s.has_position; });
   for (auto &s : slots)

@@ -85,6 +85,8 @@ describe_volume (const PrVolume *v, const char *file)
     json_builder_add_string_value (b, "tilted");
   if (v->flags & PR_VOLUME_SINGLE_IMAGE)
     json_builder_add_string_value (b, "single-image");
+  if (v->flags & PR_VOLUME_SPACING_UNKNOWN)
+    json_builder_add_string_value (b, "spacing-unknown");
   json_builder_end_array (b);
   add_doubles (b, "spacing", v->spacing, 3);
   add_doubles (b, "origin", v->origin, 3);

@@ -188,7 +188,7 @@ analyze (void *state, PrereadJob *job, const PrereadHost *host)
   good.location.sop_instance_uid = first;
   good.location.points = circle;
   good.location.n_points = 2;
-  PrereadMeasurement diameter = { { "DCM", "131190", "Diameter" }, 8.0, "mm" };
+  PrereadMeasurement diameter = { { "SCT", "81827009", "Diameter" }, 8.0, "mm" };
   good.measurements = &diameter;
   good.n_measurements = 1;
   PrereadEvaluation category = { { "99TEST", "category", "Category" }, { "99TEST", "4A", "Category 4A" } };
