@@ -125,8 +125,9 @@ read_node (Loader *l, xmlNode *node, PrNodeConfig *c)
     {
       const char *colon = strrchr (value, ':');
       guint64 port = 0;
-      if (colon == NULL || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
-        report (l, node->line, "http=\"%s\" must be ADDRESS:PORT, for example 127.0.0.1:8042", value);
+      if (strcmp (value, "off") != 0 &&
+          (colon == NULL || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL)))
+        report (l, node->line, "http=\"%s\" must be ADDRESS:PORT, for example 127.0.0.1:8112, or off", value);
       pr_conf_replace_string (&c->http_address, value);
     }
   c->port = (guint16) attr_u64 (node, "port", c->port);
@@ -490,6 +491,53 @@ check_unique (Loader *l, GPtrArray *items, gsize name_offset, gsize line_offset,
     }
 }
 
+static PrWebAccountConfig *
+read_web_account (Loader *l, xmlNode *node, gboolean token)
+{
+  PrWebAccountConfig *a = g_new0 (PrWebAccountConfig, 1);
+  a->line = node->line;
+  a->name = g_strdup (xml_attr (node, "name"));
+  a->role = g_strdup (xml_attr (node, "role"));
+  a->secret_hash = g_strstrip (g_strdup (xml_attr (node, token ? "hash" : "password-hash")));
+  /* The shapes preread passwd prints; anything else would never match. */
+  gboolean ok;
+  if (token)
+    {
+      ok = g_str_has_prefix (a->secret_hash, "sha256$") && strlen (a->secret_hash) == 7 + 64;
+      for (const char *p = a->secret_hash + 7; ok && *p; p++)
+        ok = g_ascii_isxdigit (*p);
+    }
+  else
+    {
+      g_auto (GStrv) parts = g_strsplit (a->secret_hash, "$", -1);
+      ok = g_strv_length (parts) == 4 && strcmp (parts[0], "pbkdf2-sha256") == 0 &&
+           g_ascii_strtoull (parts[1], NULL, 10) >= 100000;
+    }
+  if (!ok)
+    report (l, node->line, "%s \"%s\": %s is not what `preread passwd%s` prints", token ? "token" : "user", a->name,
+            token ? "hash" : "password-hash", token ? " --token" : "");
+  return a;
+}
+
+static void
+read_web (Loader *l, xmlNode *section, PrConfig *config)
+{
+  for (xmlNode *item = section->children; item != NULL; item = item->next)
+    if (is_element (item, "user"))
+      g_ptr_array_add (config->web_users, read_web_account (l, item, FALSE));
+    else if (is_element (item, "token"))
+      g_ptr_array_add (config->web_tokens, read_web_account (l, item, TRUE));
+    else if (is_element (item, "tls"))
+      {
+        config->web_tls_certificate = resolve_path (l, xml_attr (item, "certificate"));
+        config->web_tls_key = resolve_path (l, xml_attr (item, "key"));
+      }
+  check_unique (l, config->web_users, G_STRUCT_OFFSET (PrWebAccountConfig, name),
+                G_STRUCT_OFFSET (PrWebAccountConfig, line), "a user");
+  check_unique (l, config->web_tokens, G_STRUCT_OFFSET (PrWebAccountConfig, name),
+                G_STRUCT_OFFSET (PrWebAccountConfig, line), "a token");
+}
+
 static void
 read_document (Loader *l, xmlNode *root, PrConfig *config)
 {
@@ -498,6 +546,8 @@ read_document (Loader *l, xmlNode *root, PrConfig *config)
     {
       if (is_element (section, "node"))
         read_node (l, section, config->node);
+      if (is_element (section, "web"))
+        read_web (l, section, config);
       for (xmlNode *item = section->children; item != NULL; item = item->next)
         {
           if (is_element (item, "peer"))

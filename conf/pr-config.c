@@ -97,6 +97,15 @@ analysis_free (PrRouteAnalysis *a)
 }
 
 static void
+web_account_free (PrWebAccountConfig *a)
+{
+  g_free (a->name);
+  g_free (a->role);
+  g_free (a->secret_hash);
+  g_free (a);
+}
+
+static void
 destination_free (PrRouteDestination *d)
 {
   g_free (d->peer);
@@ -133,6 +142,8 @@ pr_config_new (const char *source)
   c->node = pr_node_config_new_default ();
   c->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
   c->analyzers = g_ptr_array_new_with_free_func ((GDestroyNotify) pr_analyzer_config_free);
+  c->web_users = g_ptr_array_new_with_free_func ((GDestroyNotify) web_account_free);
+  c->web_tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) web_account_free);
   c->routes = g_ptr_array_new_with_free_func ((GDestroyNotify) route_free);
   return c;
 }
@@ -147,6 +158,10 @@ pr_config_free (PrConfig *c)
   g_ptr_array_unref (c->peers);
   g_ptr_array_unref (c->analyzers);
   g_ptr_array_unref (c->routes);
+  g_ptr_array_unref (c->web_users);
+  g_ptr_array_unref (c->web_tokens);
+  g_free (c->web_tls_certificate);
+  g_free (c->web_tls_key);
   g_free (c);
 }
 

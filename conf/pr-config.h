@@ -105,12 +105,24 @@ typedef struct {
   int line;
 } PrRoute;
 
+/* A web UI account: a person (password hash) or a program (token hash). */
+typedef struct {
+  char *name;
+  char *role;                   /* radiologist or admin */
+  char *secret_hash;            /* pbkdf2-sha256$... for users, sha256$HEX for tokens */
+  int line;
+} PrWebAccountConfig;
+
 typedef struct {
   char *source;                 /* the file, or "(embedded default)" */
   PrNodeConfig *node;
   GPtrArray *peers;             /* PrPeer* */
   GPtrArray *analyzers;         /* PrAnalyzerConfig* */
   GPtrArray *routes;            /* PrRoute* */
+  GPtrArray *web_users;         /* PrWebAccountConfig* */
+  GPtrArray *web_tokens;        /* PrWebAccountConfig* */
+  char *web_tls_certificate;    /* (nullable) PEM */
+  char *web_tls_key;            /* (nullable) PEM */
 } PrConfig;
 
 /**

@@ -22,6 +22,8 @@ pr_node_config_new_default (void)
   c->dimse_timeout_s = 60;
   c->check_called_ae = TRUE;
   c->allowed_calling_aes = NULL;
+  /* The web worklist, on loopback like everything by default. */
+  c->http_address = g_strdup ("127.0.0.1:8112");
   return c;
 }
 

@@ -21,7 +21,7 @@ typedef struct {
   guint dimse_timeout_s;        /* idle time within an association; default 60 */
   gboolean check_called_ae;     /* refuse requests addressed to another AE title; default TRUE */
   char **allowed_calling_aes;   /* (nullable) only these may associate; NULL allows any */
-  char *http_address;           /* (nullable) ADDR:PORT of the web UI and REST API */
+  char *http_address;           /* ADDR:PORT of the web UI and REST API (default 127.0.0.1:8112), or "off" */
 } PrNodeConfig;
 
 /* Returns: (transfer full): the embedded default; free with pr_node_config_free(). */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <cairo.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
 
 /* The shorter side of a key image is at least this, so that labels read. */
 #define MIN_SIDE 512
@@ -173,7 +175,8 @@ draw_region (cairo_t *cr, const PrReportFinding *f, const char *sop_instance_uid
 
 guint8 *
 pr_key_image_paint (const guint8 *rgb, guint width, guint height, const PrReport *report,
-                    const char *sop_instance_uid, guint frame, guint *out_width, guint *out_height)
+                    const char *sop_instance_uid, guint frame, gboolean annotate, guint *out_width,
+                    guint *out_height)
 {
   guint shorter = MIN (width, height), longer = MAX (width, height);
   double s = MAX (1, ceil ((double) MIN_SIDE / MAX (shorter, 1)));
@@ -214,7 +217,7 @@ pr_key_image_paint (const guint8 *rgb, guint width, guint height, const PrReport
   for (guint i = 0; i < report->findings->len; i++)
     {
       const PrReportFinding *f = report->findings->pdata[i];
-      if (!pr_key_image_shows (f, sop_instance_uid, frame))
+      if (!annotate || !pr_key_image_shows (f, sop_instance_uid, frame))
         continue;
       cairo_set_source_rgb (cr, 1.0, 0.8, 0.0);
       cairo_set_line_width (cr, MAX (2.0, image_w / 300.0));
@@ -265,4 +268,30 @@ pr_key_image_paint (const guint8 *rgb, guint width, guint height, const PrReport
   *out_width = image_w;
   *out_height = total_h;
   return result;
+}
+
+gboolean
+pr_key_image_write_png (const guint8 *rgb, guint width, guint height, const char *path, GError **error)
+{
+  cairo_surface_t *surface = cairo_image_surface_create (CAIRO_FORMAT_RGB24, (int) width, (int) height);
+  guint8 *data = cairo_image_surface_get_data (surface);
+  int stride = cairo_image_surface_get_stride (surface);
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        const guint8 *p = rgb + 3 * ((gsize) y * width + x);
+        *(guint32 *) (data + (gsize) y * stride + 4 * x) = ((guint32) p[0] << 16) | ((guint32) p[1] << 8) | p[2];
+      }
+  cairo_surface_mark_dirty (surface);
+  /* Per process: two renderers of the same image must not share a file. */
+  g_autofree char *temporary = g_strdup_printf ("%s.%d.partial", path, (int) getpid ());
+  cairo_status_t status = cairo_surface_write_to_png (surface, temporary);
+  cairo_surface_destroy (surface);
+  if (status != CAIRO_STATUS_SUCCESS || g_rename (temporary, path) != 0)
+    {
+      g_unlink (temporary);
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_IO, "cannot write %s: %s", path, cairo_status_to_string (status));
+      return FALSE;
+    }
+  return TRUE;
 }

@@ -20,11 +20,17 @@ G_BEGIN_DECLS
  * @rgb: the rendered image (pr_image_render()), @width x @height x 3
  * @sop_instance_uid: the image, to pick the findings on it
  * @frame: its frame (0 for single-frame images)
+ * @annotate: FALSE draws the image, scaled and captioned, without the
+ *   findings: the same picture with the AI overlay off
  *
  * Returns: (transfer full): the key image, @out_width x @out_height x 3 bytes.
  */
 guint8 *pr_key_image_paint (const guint8 *rgb, guint width, guint height, const PrReport *report,
-                            const char *sop_instance_uid, guint frame, guint *out_width, guint *out_height);
+                            const char *sop_instance_uid, guint frame, gboolean annotate, guint *out_width,
+                            guint *out_height);
+
+/* Writes @rgb (@width x @height x 3) as a PNG file. */
+gboolean pr_key_image_write_png (const guint8 *rgb, guint width, guint height, const char *path, GError **error);
 
 /* Whether a finding is drawn on this image (and frame). */
 gboolean pr_key_image_shows (const PrReportFinding *finding, const char *sop_instance_uid, guint frame);

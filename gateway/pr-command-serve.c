@@ -24,6 +24,8 @@ pr_command_serve (int argc, char **argv)
     { "port", 0, 0, G_OPTION_ARG_INT, &overrides.port, "DICOM port (default: 11112; 0 picks a free one)", "N" },
     { "bind", 0, 0, G_OPTION_ARG_STRING, &overrides.bind_address, "Address to listen on (default: 127.0.0.1)", "ADDR" },
     { "aet", 0, 0, G_OPTION_ARG_STRING, &overrides.ae_title, "Our AE title (default: PREREAD)", "AET" },
+    { "http", 0, 0, G_OPTION_ARG_STRING, &overrides.http_address,
+      "Web UI and REST API address (default: 127.0.0.1:8112; port 0 picks one; off: none)", "ADDR:PORT" },
     { "max-associations", 0, 0, G_OPTION_ARG_INT, &overrides.max_associations, "Concurrent associations (default: 32)", "N" },
     { "quiet-period", 0, 0, G_OPTION_ARG_INT, &overrides.quiet_period_s, "Seconds without instances before a study is complete (default: 30)", "S" },
     { "reserve-mb", 0, 0, G_OPTION_ARG_INT64, &overrides.free_space_reserve_mb, "Refuse C-STORE below this much free disk (default: 1024)", "MB" },

@@ -13,3 +13,4 @@ int pr_command_jobs (int argc, char **argv);
 int pr_command_analyze (int argc, char **argv);
 int pr_command_outbox (int argc, char **argv);
 
+int pr_command_passwd (int argc, char **argv);

@@ -3,6 +3,8 @@
 
 #include "pr-daemon.h"
 
+#include <string.h>
+
 #include <glib-unix.h>
 
 #include "pr-analyzer-launch.h"
@@ -16,6 +18,8 @@
 #include "pr-scheduler.h"
 #include "pr-spool.h"
 #include "pr-study-tracker.h"
+#include "pr-web-backend.h"
+#include "ui-glue/pr-web-server.h"
 
 /* Recovery looks this far before its last run, because a folder's mtime and
  * our clock are read at slightly different moments. */
@@ -38,6 +42,8 @@ struct _PrDaemon {
   PrScheduler *scheduler;
   PrResults *results;
   PrOutbox *outbox;
+  PrWebGateway *web_gateway;
+  PrWebServer *web;
   PrListener *listener;
   GMainLoop *loop;
   guint recovery_timer;
@@ -92,6 +98,51 @@ on_job_ended (gint64 job_id, PrJobState state, gpointer user_data)
   PrDaemon *self = user_data;
   if (state == PR_JOB_DONE)
     pr_results_wake (self->results);
+}
+
+static void
+on_web_changed (gpointer user_data)
+{
+  PrDaemon *self = user_data;
+  pr_scheduler_wake (self->scheduler);
+  pr_outbox_wake (self->outbox);
+}
+
+/* Gives the web server the configuration's accounts. */
+static void
+apply_web_accounts (PrDaemon *self)
+{
+  g_autoptr (GPtrArray) users = NULL;
+  g_autoptr (GPtrArray) tokens = NULL;
+  g_autofree char *fresh = NULL;
+  pr_web_gateway_accounts (self->web_gateway, &users, &tokens, &fresh);
+  pr_web_auth_set_accounts (pr_web_server_get_auth (self->web), users, tokens);
+  if (fresh != NULL)
+    {
+      g_autofree char *url = pr_web_server_get_url (self->web);
+      /* Said once: only its hash is kept. */
+      g_message ("web UI: log in at %s as admin with password %s (shown only now; configure <web> users to "
+                 "replace this account)",
+                 url, fresh);
+    }
+}
+
+static gboolean
+start_web (PrDaemon *self, GError **error)
+{
+  const char *address = self->config->node->http_address;
+  if (address == NULL || strcmp (address, "off") == 0)
+    return TRUE;
+  self->web_gateway = pr_web_gateway_new (self->index, pr_spool_get_root (self->spool), self->config, on_web_changed,
+                                          self);
+  self->web = pr_web_server_new (pr_web_gateway_get_backend (self->web_gateway), address,
+                                 self->config->web_tls_certificate, self->config->web_tls_key, error);
+  if (self->web == NULL)
+    return FALSE;
+  g_autofree char *url = pr_web_server_get_url (self->web);
+  g_message ("web: worklist and REST API at %s", url);
+  apply_web_accounts (self);
+  return TRUE;
 }
 
 static void
@@ -210,6 +261,11 @@ pr_daemon_reload (PrDaemon *self)
   pr_scheduler_set_config (self->scheduler, self->config);
   pr_results_set_config (self->results, self->config);
   pr_outbox_set_config (self->outbox, self->config);
+  if (self->web != NULL)
+    {
+      pr_web_gateway_set_config (self->web_gateway, self->config);
+      apply_web_accounts (self);
+    }
   pr_config_free (previous);
   g_message ("reload: %s is in effect: %u route(s), %u analyzer(s), %u peer(s)", self->config_path,
              self->config->routes->len, self->config->analyzers->len, self->config->peers->len);
@@ -300,6 +356,9 @@ pr_daemon_new (PrConfig *config, const char *config_path, const PrNodeOverrides 
   /* Jobs that ended done before a crash still get their results. */
   pr_results_wake (self->results);
 
+  if (!start_web (self, error))
+    return NULL;
+
   PrListenerEvents events = { on_instance_stored, on_receiver_exited };
   self->listener = pr_listener_new (config->node, self->index, &events, self, error);
   if (self->listener == NULL)
@@ -338,6 +397,8 @@ pr_daemon_free (PrDaemon *self)
   if (self == NULL)
     return;
   g_clear_pointer (&self->listener, pr_listener_free);
+  g_clear_pointer (&self->web, pr_web_server_free);
+  g_clear_pointer (&self->web_gateway, pr_web_gateway_free);
   g_clear_pointer (&self->scheduler, pr_scheduler_free);
   g_clear_pointer (&self->results, pr_results_free);
   g_clear_pointer (&self->outbox, pr_outbox_free);

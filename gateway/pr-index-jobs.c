@@ -288,3 +288,16 @@ pr_index_list_cancel_requests (PrIndex *index, GError **error)
     return NULL;
   return pr_index_collect_ids (index, stmt, "listing cancel requests", error);
 }
+
+gboolean
+pr_index_set_job_findings (PrIndex *index, gint64 job_id, const char *version, guint n_findings, GError **error)
+{
+  g_autoptr (PrStmt) stmt =
+    pr_index_statement (index, "UPDATE jobs SET analyzer_version = ?, finding_count = ? WHERE id = ?", error);
+  if (stmt == NULL)
+    return FALSE;
+  pr_index_bind_text (stmt, 1, version);
+  sqlite3_bind_int64 (stmt, 2, n_findings);
+  sqlite3_bind_int64 (stmt, 3, job_id);
+  return pr_index_step_done (index, stmt, error, "recording an analyzer version");
+}

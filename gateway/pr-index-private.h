@@ -1,6 +1,7 @@
 /* pr-index-private.h: shared by the pr-index*.c files only. */
 #pragma once
 
+#include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
 #include "pr-index.h"
@@ -38,3 +39,10 @@ gboolean pr_index_step_done (PrIndex *index, sqlite3_stmt *stmt, GError **error,
 
 /* Steps @stmt and collects its first column as gint64 ids. */
 GArray *pr_index_collect_ids (PrIndex *index, sqlite3_stmt *stmt, const char *what, GError **error);
+
+/* For the web UI's read models (pr-index-ui.c): one row as a JSON object,
+ * members named by the columns, "*_at" columns as ISO 8601 times. */
+void pr_index_row_to_json (JsonBuilder *builder, sqlite3_stmt *stmt);
+
+/* Every row of @stmt as a JSON array. */
+gboolean pr_index_rows_to_json (PrIndex *index, JsonBuilder *builder, sqlite3_stmt *stmt, GError **error);

@@ -85,6 +85,26 @@ insert_delivery (PrIndex *index, gint64 job_id, const PrResultObject *o, const P
 }
 
 gboolean
+pr_index_supersede_results (PrIndex *index, gint64 job_id, GError **error)
+{
+  const char *sql[] = {
+    "UPDATE outbox SET state = 'cancelled', last_error = 'superseded: the job ran again'"
+    " WHERE job_id = ?1 AND kind = 'result' AND state IN ('pending', 'dead')",
+    "DELETE FROM results WHERE job_id = ?1",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (sql); i++)
+    {
+      g_autoptr (PrStmt) stmt = pr_index_statement (index, sql[i], error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, job_id);
+      if (!pr_index_step_done (index, stmt, error, "superseding earlier results"))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *objects, const PrResultDestination *destinations,
                          guint n_destinations, int priority, GError **error)
 {

@@ -161,4 +161,31 @@ static const char *const pr_index_migrations[] = {
   "ALTER TABLE outbox ADD COLUMN retry_from INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE outbox ADD COLUMN result_kind TEXT;"
   "CREATE INDEX outbox_due ON outbox (state, peer, next_attempt_at);",
+
+  /* 5: what radiologists say, and who did what */
+  "ALTER TABLE jobs ADD COLUMN analyzer_version TEXT;"
+  "ALTER TABLE jobs ADD COLUMN finding_count INTEGER;"
+  "CREATE TABLE feedback ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  study_id INTEGER NOT NULL REFERENCES studies (id),"
+  "  job_id INTEGER NOT NULL REFERENCES jobs (id),"
+  "  finding INTEGER,"
+  "  verdict TEXT NOT NULL CHECK (verdict IN ('agree', 'disagree', 'missed', 'negative')),"
+  "  comment TEXT,"
+  "  user TEXT NOT NULL,"
+  "  analyzer TEXT NOT NULL,"
+  "  analyzer_version TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL);"
+  "CREATE UNIQUE INDEX feedback_once ON feedback (job_id, coalesce (finding, 0), user)"
+  "  WHERE verdict IN ('agree', 'disagree', 'negative');"
+  "CREATE INDEX feedback_by_analyzer ON feedback (analyzer, analyzer_version);"
+  "CREATE TABLE audit ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  at INTEGER NOT NULL,"
+  "  user TEXT NOT NULL,"
+  "  role TEXT,"
+  "  action TEXT NOT NULL,"
+  "  target TEXT,"
+  "  detail TEXT,"
+  "  remote TEXT);",
 };

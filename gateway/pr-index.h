@@ -214,6 +214,11 @@ GPtrArray *pr_index_list_series_instances (PrIndex *index, const char *series_ui
 /* Where a route run's results go: its JSON array (see create_route_run). */
 char *pr_index_get_route_run_results_to (PrIndex *index, gint64 route_run_id, GError **error);
 
+/* The analyzer version that produced a done job's findings, and how many
+ * findings: what feedback statistics are counted against. */
+gboolean pr_index_set_job_findings (PrIndex *index, gint64 job_id, const char *version, guint n_findings,
+                                    GError **error);
+
 /* Queued jobs (of @analyzer, or of all when NULL) whose not_before has
  * passed, urgent first, oldest first. */
 GPtrArray *pr_index_next_runnable_jobs (PrIndex *index, const char *analyzer, gint64 now_us, guint limit,

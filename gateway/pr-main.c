@@ -14,6 +14,7 @@
 #include "plugin/runner/pr-runner.h"
 #include "pr-receiver.h"
 #include "pr-deliver.h"
+#include "pr-key-image-render.h"
 #include "pr-result-build.h"
 
 typedef struct {
@@ -30,6 +31,7 @@ static const Command commands[] = {
   { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one; lift a quarantine" },
   { "analyze", pr_command_analyze, "run one analyzer on local DICOM files, without a daemon" },
   { "outbox", pr_command_outbox, "list deliveries to peers; retry or drop dead letters" },
+  { "passwd", pr_command_passwd, "make a web UI account (password hash) or an API token" },
 };
 
 static void
@@ -73,6 +75,8 @@ main (int argc, char **argv)
     return pr_receiver_main (argc - 1, argv + 1);
   if (strcmp (name, PR_TEST_ANALYZER_SUBCOMMAND) == 0)
     return pr_test_analyzer_main (argc - 1, argv + 1);
+  if (strcmp (name, PR_KEY_IMAGE_RENDER_SUBCOMMAND) == 0)
+    return pr_key_image_render_main (argc - 1, argv + 1);
   if (strcmp (name, PR_DELIVER_SUBCOMMAND) == 0)
     return pr_deliver_main (argc - 1, argv + 1);
   if (strcmp (name, PR_RESULT_BUILD_SUBCOMMAND) == 0)

@@ -118,11 +118,11 @@ warn (Build *b, const char *kind, const GError *error)
 
 /* The window for key images: the route's choice, the lung window for chest
  * CT (where most findings are in the lungs), else the image's own. */
-static PrWindow
-key_image_window (const Build *b, const PrReportImage *image)
+PrWindow
+pr_result_key_image_window (const PrJobDescription *job, const PrReportImage *image)
 {
   PrWindow window = { FALSE, 0, 0 };
-  const char *wanted = g_hash_table_lookup (b->job->parameters, "key-image-window");
+  const char *wanted = job ? g_hash_table_lookup (job->parameters, "key-image-window") : NULL;
   if (g_strcmp0 (wanted, "image") == 0)
     return window;
   struct {
@@ -148,10 +148,8 @@ key_image_window (const Build *b, const PrReportImage *image)
   return window;
 }
 
-/* The images key images are made of: each image a finding is drawn on, in
- * finding order (a mask: the middle slice of its box). */
-static GPtrArray *
-key_image_sources (const PrReport *report, GArray *frames)
+GPtrArray *
+pr_result_key_images (const PrReport *report, GArray *frames)
 {
   GPtrArray *sources = g_ptr_array_new ();
   for (guint i = 0; i < report->findings->len && sources->len < PR_RESULT_MAX_KEY_IMAGES; i++)
@@ -189,12 +187,12 @@ static void
 build_key_images (Build *b)
 {
   g_autoptr (GArray) frames = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr (GPtrArray) sources = key_image_sources (b->report, frames);
+  g_autoptr (GPtrArray) sources = pr_result_key_images (b->report, frames);
   for (guint i = 0; i < sources->len; i++)
     {
       const PrReportImage *image = sources->pdata[i];
       guint frame = g_array_index (frames, guint, i);
-      PrWindow window = key_image_window (b, image);
+      PrWindow window = pr_result_key_image_window (b->job, image);
       guint width = 0, height = 0, out_width = 0, out_height = 0;
       g_autoptr (GError) error = NULL;
       g_autofree guint8 *rgb = pr_image_render (image->path, frame, &window, &width, &height, &error);
@@ -204,7 +202,8 @@ build_key_images (Build *b)
           continue;
         }
       g_autofree guint8 *painted =
-        pr_key_image_paint (rgb, width, height, b->report, image->sop_instance_uid, frame, &out_width, &out_height);
+        pr_key_image_paint (rgb, width, height, b->report, image->sop_instance_uid, frame, TRUE, &out_width,
+                            &out_height);
       Target t = { { 0 } };
       target_init (&t, b, "sc", i + 1, SERIES_SC, "AI key images (not for primary diagnosis)");
       if (pr_result_write_sc (b->report, &t.target, image, frame, painted, out_width, out_height, &error))
@@ -270,22 +269,32 @@ build_all (Build *b, GError **error)
   return TRUE;
 }
 
-gboolean
-pr_result_build (const char *job_folder, const char *output_folder, const char *uid_seed, GError **error)
+PrReport *
+pr_result_load_report (const char *job_folder, const char *uid_seed, PrJobDescription **job_out, GError **error)
 {
   g_autofree char *job_file = g_build_filename (job_folder, "job.json", NULL);
   g_autoptr (PrJobDescription) job = pr_job_description_load (job_file, error);
   if (job == NULL)
-    return FALSE;
+    return NULL;
   g_autoptr (PrFindings) findings = pr_findings_read (job->findings_file, job, error);
   if (findings == NULL)
-    return FALSE;
+    return NULL;
   if (findings->status != PR_FINDINGS_DONE)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "the analyzer's job did not end done: no results");
-      return FALSE;
+      return NULL;
     }
-  g_autoptr (PrReport) report = pr_findings_report_new (job, findings->json, uid_seed, error);
+  PrReport *report = pr_findings_report_new (job, findings->json, uid_seed, error);
+  if (report != NULL && job_out != NULL)
+    *job_out = g_steal_pointer (&job);
+  return report;
+}
+
+gboolean
+pr_result_build (const char *job_folder, const char *output_folder, const char *uid_seed, GError **error)
+{
+  g_autoptr (PrJobDescription) job = NULL;
+  g_autoptr (PrReport) report = pr_result_load_report (job_folder, uid_seed, &job, error);
   if (report == NULL)
     return FALSE;
   if (g_mkdir_with_parents (output_folder, 0700) != 0)

@@ -25,6 +25,10 @@
 
 #include <glib.h>
 
+#include "dicom/pr-image-render.h"
+#include "dicom/pr-report.h"
+#include "plugin/host/pr-job-description.h"
+
 G_BEGIN_DECLS
 
 #define PR_RESULT_BUILD_SUBCOMMAND "__build-results"
@@ -33,6 +37,34 @@ G_BEGIN_DECLS
 #define PR_RESULT_MAX_KEY_IMAGES 16
 
 int pr_result_build_main (int argc, char **argv);
+
+/**
+ * pr_result_load_report:
+ * @job_folder: a job folder whose findings say done
+ * @job: (out) (optional) (transfer full): its job.json
+ *
+ * Returns: (transfer full): the job's findings as a measurement report.
+ */
+PrReport *pr_result_load_report (const char *job_folder, const char *uid_seed, PrJobDescription **job,
+                                 GError **error);
+
+/* The window key images of @image are rendered with: the route's
+ * "key-image-window" parameter (lung, soft-tissue, bone, brain, image, or
+ * CENTER,WIDTH), else the lung window for chest CT, else the image's own. */
+PrWindow pr_result_key_image_window (const PrJobDescription *job, const PrReportImage *image);
+
+/**
+ * pr_result_key_images:
+ * @frames: (element-type guint): receives each image's frame
+ *
+ * The images key images are made of: each image a finding is drawn on, in
+ * finding order (for a mask, the middle slice of its box), at most
+ * PR_RESULT_MAX_KEY_IMAGES. The SC objects and the web UI's key images
+ * both count them this way.
+ *
+ * Returns: (transfer container) (element-type PrReportImage): borrowed from @report.
+ */
+GPtrArray *pr_result_key_images (const PrReport *report, GArray *frames);
 
 /**
  * pr_result_build:

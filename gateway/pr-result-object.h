@@ -51,6 +51,12 @@ gboolean pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *obje
                                   const PrResultDestination *destinations, guint n_destinations, int priority,
                                   GError **error);
 
+/* Before a job's results are built again (it ran again, so they get new
+ * UIDs): its earlier objects are about to leave the disk, so their
+ * undelivered items are cancelled ("superseded") and their rows go. Items
+ * being sent right now finish. */
+gboolean pr_index_supersede_results (PrIndex *index, gint64 job_id, GError **error);
+
 /* The builder failed for good: results_state "failed" with @reason. */
 gboolean pr_index_fail_results (PrIndex *index, gint64 job_id, const char *reason, GError **error);
 

@@ -176,7 +176,13 @@ start_build (PrResults *self, gint64 job_id)
   self->output = g_build_filename (self->storage_root, "results", name, NULL);
   self->log = g_build_filename (folder->folder, "results.log", NULL);
   /* A build interrupted by a crash left who knows what: start clean. The
-   * seed is the same, so are the UIDs. */
+   * seed is the same, so are the UIDs. A job that ran again replaces its
+   * earlier objects, which nobody must try to send any more. */
+  if (!pr_index_supersede_results (self->index, job_id, &error))
+    {
+      g_warning ("job %" G_GINT64_FORMAT ": cannot replace earlier results: %s", job_id, error->message);
+      g_clear_error (&error);
+    }
   pr_job_folder_remove (self->output);
   g_unlink (self->log);
   g_autofree char *seed = g_strdup_printf ("%s/%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT, installation, job_id,

@@ -188,7 +188,14 @@ on_run_done (PrRun *run, const PrRunOutcome *outcome, gpointer user_data)
         finish (r, PR_JOB_FAILED, findings->message ? findings->message : "the analyzer reported a failure",
                 NULL, NULL);
       else
-        finish (r, PR_JOB_DONE, NULL, findings->summary, findings->priority);
+        {
+          g_autoptr (GError) version_error = NULL;
+          if (!pr_index_set_job_findings (self->index, r->job_id,
+                                          findings->analyzer_version ? findings->analyzer_version : "unknown",
+                                          findings->n_findings, &version_error))
+            g_warning ("%s: %s", r->description, version_error->message);
+          finish (r, PR_JOB_DONE, NULL, findings->summary, findings->priority);
+        }
     }
   g_hash_table_remove (self->running, &r->job_id);
   pr_scheduler_wake (self);

@@ -163,8 +163,15 @@ spawn_daemon (PrTestDaemon *d)
   g_ptr_array_add (argv, g_strdup ("--port=0"));
   g_ptr_array_add (argv, g_strdup ("--quiet-period=1"));
   g_ptr_array_add (argv, g_strdup ("--reserve-mb=0"));
+  gboolean chose_http = FALSE;
   for (char **a = d->args; a && *a; a++)
-    g_ptr_array_add (argv, g_strdup (*a));
+    {
+      chose_http |= g_str_has_prefix (*a, "--http");
+      g_ptr_array_add (argv, g_strdup (*a));
+    }
+  /* Tests run side by side: the web server takes a free port unless asked. */
+  if (!chose_http)
+    g_ptr_array_add (argv, g_strdup ("--http=127.0.0.1:0"));
   g_ptr_array_add (argv, NULL);
 
   int log_fd = open (d->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -193,6 +200,13 @@ spawn_daemon (PrTestDaemon *d)
           if (port > 0)
             {
               d->port = (guint16) port;
+              g_clear_pointer (&d->web_url, g_free);
+              const char *web = g_strrstr (log, "web: worklist and REST API at ");
+              if (web != NULL && web < ready)
+                {
+                  web += strlen ("web: worklist and REST API at ");
+                  d->web_url = g_strndup (web, strcspn (web, " \n"));
+                }
               return;
             }
         }
@@ -372,6 +386,7 @@ pr_test_daemon_free (PrTestDaemon *d)
     g_test_message ("kept for inspection: storage %s, log %s", d->storage, d->log_path);
   g_free (d->storage);
   g_free (d->log_path);
+  g_free (d->web_url);
   g_strfreev (d->args);
   g_free (d);
 }

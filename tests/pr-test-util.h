@@ -72,6 +72,7 @@ typedef struct {
   guint16 port;
   char *log_path;               /* its stderr */
   GStrv args;                   /* extra arguments, kept for restarts */
+  char *web_url;                /* "http://127.0.0.1:PORT/", NULL when off */
   gboolean owns_storage;
 } PrTestDaemon;
 

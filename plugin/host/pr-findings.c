@@ -22,6 +22,7 @@ pr_findings_free (PrFindings *f)
   g_free (f->message);
   g_free (f->summary);
   g_free (f->priority);
+  g_free (f->analyzer_version);
   g_free (f->json);
   g_free (f);
 }
@@ -136,6 +137,14 @@ pr_findings_read (const char *path, const PrJobDescription *job, GError **error)
   if (f->summary)
     g_strdelimit (f->summary, "\r\n", ' ');
   f->priority = g_strdup (priority ? priority : "routine");
+  JsonNode *analyzer = json_object_get_member (o, "analyzer");
+  if (analyzer != NULL && JSON_NODE_HOLDS_OBJECT (analyzer))
+    {
+      const char *version = json_object_get_string_member_with_default (json_node_get_object (analyzer), "version",
+                                                                        NULL);
+      if (version != NULL)
+        f->analyzer_version = g_utf8_substring (version, 0, MIN (g_utf8_strlen (version, -1), 64));
+    }
   f->json = g_steal_pointer (&text);
   return g_steal_pointer (&f);
 }

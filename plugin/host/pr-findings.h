@@ -32,6 +32,7 @@ typedef struct {
   char *summary;               /* (nullable) one line for the worklist */
   char *priority;              /* routine, urgent or critical */
   guint n_findings;
+  char *analyzer_version;      /* (nullable) "analyzer": {"version"} as the document says */
   char *json;                  /* the document as read, for the result builders */
 } PrFindings;
 
