@@ -16,8 +16,15 @@ BUILD_PACKAGES="build-essential autoconf autoconf-archive automake libtool pkg-c
   libglib2.0-dev libxml2-dev libxml2-utils libsqlite3-dev libdcmtk-dev libsndfile1-dev
   libsoup-3.0-dev libjson-glib-dev libssl-dev libcairo2-dev fonts-dejavu-core"
 # Run and test: DCMTK's tools as peers, a real PACS, the DICOM validator,
-# test-data generation, and the command-line tools the benchmarks use.
-TOOL_PACKAGES="dcmtk orthanc dicom3tools python3-pydicom python3-numpy sqlite3 curl"
+# test-data generation, the command-line tools the benchmarks use, and the
+# browser that tests/test-browser drives.
+TOOL_PACKAGES="dcmtk orthanc dicom3tools python3-pydicom python3-numpy sqlite3 curl chromium openssl"
+# node and npm run the browser test (playwright-core, from npm). Debian's
+# packages only where no node is installed: another build (NodeSource's
+# nodejs, which bundles npm) conflicts with Debian's npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    TOOL_PACKAGES="$TOOL_PACKAGES nodejs npm"
+fi
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -44,6 +51,19 @@ install_deps() {
     # Orthanc's package starts a system service where systemd runs; we only
     # want its binary, and the tests start their own instances.
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# playwright-core for tests/test-browser, pinned by tests/browser/package-lock.json
+# (into tests/browser/node_modules, which git ignores). Without it, or without
+# the registry, that test skips and says so.
+install_browser_test_deps() {
+    command -v npm >/dev/null 2>&1 || return 0
+    if [ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ]; then
+        return 0
+    fi
+    echo "bootstrap: npm ci --prefix tests/browser"
+    npm ci --prefix tests/browser --silent --no-audit --no-fund >/dev/null ||
+        echo "bootstrap: npm ci failed; tests/test-browser will skip" >&2
 }
 
 build() {
@@ -74,14 +94,19 @@ command=${1:-}
 case "$command" in
     deps)
         install_deps
+        install_browser_test_deps
         ;;
     serve)
         install_deps
         build
+        # The bundled analyzers by name (module="skin-lesion"), from this build tree.
+        PREREAD_ANALYZER_PATH="$PWD/plugin/analyzers/skin-lesion/.libs:$PWD/plugin/analyzers/lung-nodule/.libs${PREREAD_ANALYZER_PATH:+:$PREREAD_ANALYZER_PATH}"
+        export PREREAD_ANALYZER_PATH
         exec ./preread serve "$@"
         ;;
     check)
         install_deps
+        install_browser_test_deps
         build
         status=0
         make -j"$(nproc)" check "$@" || status=$?

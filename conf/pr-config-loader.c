@@ -176,13 +176,58 @@ read_objects (xmlNode *node)
   return kept;
 }
 
+/* An HL7 namespace attribute: the schema kept the delimiters out; control
+ * characters and non-ASCII would still break or garble MSH. */
+static char *
+read_hl7_name (Loader *l, xmlNode *node, const PrPeer *p, const char *attribute)
+{
+  const char *value = xml_attr (node, attribute);
+  if (value == NULL)
+    return NULL;
+  for (const char *c = value; *c; c++)
+    if (*c < 0x20 || *c > 0x7e)
+      {
+        report (l, node->line, "peer \"%s\": %s=\"%s\" must be printable ASCII", p->name, attribute, value);
+        break;
+      }
+  return g_strdup (value);
+}
+
+/* What a DICOM peer has and an HL7 peer has not, and the other way round:
+ * said at once, rather than silently ignored. */
+static void
+check_peer_protocol (Loader *l, xmlNode *node, const PrPeer *p)
+{
+  static const char *const hl7_only[] = { "sending-application", "sending-facility", "receiving-application",
+                                          "receiving-facility", "ack-timeout" };
+  static const char *const dicom_only[] = { "ae-title", "objects" };
+  if (p->protocol == PR_PEER_DICOM)
+    {
+      if (xml_attr (node, "ae-title") == NULL)
+        report (l, node->line, "peer \"%s\": a DICOM peer needs ae-title= (or say protocol=\"hl7-mllp\")", p->name);
+      for (gsize i = 0; i < G_N_ELEMENTS (hl7_only); i++)
+        if (xml_attr (node, hl7_only[i]) != NULL)
+          report (l, node->line, "peer \"%s\": %s= is for protocol=\"hl7-mllp\" peers", p->name, hl7_only[i]);
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (dicom_only); i++)
+    if (xml_attr (node, dicom_only[i]) != NULL)
+      report (l, node->line, "peer \"%s\": %s= is for DICOM peers; an HL7 peer takes result notices only", p->name,
+              dicom_only[i]);
+}
+
 static PrPeer *
 read_peer (Loader *l, xmlNode *node)
 {
   PrPeer *p = g_new0 (PrPeer, 1);
   p->line = node->line;
   p->name = g_strdup (xml_attr (node, "name"));
-  p->ae_title = g_strdup (xml_attr (node, "ae-title"));
+  p->protocol = g_strcmp0 (xml_attr (node, "protocol"), "hl7-mllp") == 0 ? PR_PEER_HL7_MLLP : PR_PEER_DICOM;
+  check_peer_protocol (l, node, p);
+  /* Never NULL: code matching calling AE titles against peers compares it. */
+  p->ae_title = g_strdup (p->protocol == PR_PEER_DICOM ? xml_attr (node, "ae-title") : "");
+  if (p->ae_title == NULL)
+    p->ae_title = g_strdup ("");
   p->host = g_strdup (xml_attr (node, "host"));
   p->port = (guint16) attr_u64 (node, "port", 104);
   p->result_objects = read_objects (node);
@@ -194,8 +239,18 @@ read_peer (Loader *l, xmlNode *node)
   if (p->retry_base_s > p->retry_max_s)
     report (l, node->line, "peer \"%s\": retry-base (%u s) is longer than retry-max (%u s)", p->name,
             p->retry_base_s, p->retry_max_s);
-  if (!pr_dicom_ae_title_is_valid (p->ae_title))
+  if (p->protocol == PR_PEER_DICOM && *p->ae_title && !pr_dicom_ae_title_is_valid (p->ae_title))
     report (l, node->line, "peer \"%s\": ae-title \"%s\" is not a valid AE title", p->name, p->ae_title);
+  if (p->protocol == PR_PEER_HL7_MLLP)
+    {
+      p->hl7_sending_application = read_hl7_name (l, node, p, "sending-application");
+      if (p->hl7_sending_application == NULL)
+        p->hl7_sending_application = g_strdup ("PREREAD");
+      p->hl7_sending_facility = read_hl7_name (l, node, p, "sending-facility");
+      p->hl7_receiving_application = read_hl7_name (l, node, p, "receiving-application");
+      p->hl7_receiving_facility = read_hl7_name (l, node, p, "receiving-facility");
+      p->ack_timeout_s = (guint) attr_u64 (node, "ack-timeout", 30);
+    }
   for (xmlNode *child = node->children; child != NULL; child = child->next)
     if (is_element (child, "tls"))
       {
@@ -205,6 +260,10 @@ read_peer (Loader *l, xmlNode *node)
         p->tls_ca = resolve_path (l, xml_attr (child, "ca"));
         if ((p->tls_certificate == NULL) != (p->tls_key == NULL))
           report (l, child->line, "peer \"%s\": tls needs both certificate and key, or neither", p->name);
+        /* Without trusted CAs anyone could pose as the PACS. */
+        if (p->tls_ca == NULL)
+          report (l, child->line, "peer \"%s\": tls needs ca=\"FILE\", the certificate authorities to trust",
+                  p->name);
       }
   return p;
 }
@@ -394,12 +453,38 @@ read_destination (Loader *l, xmlNode *node, const char *route, const PrConfig *c
   d->peer = g_strdup (xml_attr (node, "peer"));
   d->to_sender = attr_bool (node, "sender", FALSE);
   d->result_objects = read_objects (node);
+  const PrPeer *peer = d->peer ? pr_config_find_peer (config, d->peer) : NULL;
   if ((d->peer != NULL) == d->to_sender)
     report (l, node->line, "route \"%s\": <%s> needs either peer=\"NAME\" or sender=\"true\"", route,
             (const char *) node->name);
-  else if (d->peer != NULL && pr_config_find_peer (config, d->peer) == NULL)
+  else if (d->peer != NULL && peer == NULL)
     report (l, node->line, "route \"%s\": no peer named \"%s\"", route, d->peer);
+  else if (peer != NULL && peer->protocol != PR_PEER_DICOM)
+    report (l, node->line, "route \"%s\": <%s> sends DICOM, and peer \"%s\" speaks HL7: use <notify peer=\"%s\"/>",
+            route, (const char *) node->name, d->peer, d->peer);
   return d;
+}
+
+static PrRouteNotify *
+read_notify (Loader *l, xmlNode *node, const PrRoute *route, const PrConfig *config)
+{
+  PrRouteNotify *n = g_new0 (PrRouteNotify, 1);
+  n->line = node->line;
+  n->peer = g_strdup (xml_attr (node, "peer"));
+  const char *min = xml_attr (node, "min-priority");
+  n->min_priority = min ? pr_result_priority_from_string (min) : PR_RESULT_URGENT;
+  const PrPeer *peer = pr_config_find_peer (config, n->peer);
+  if (peer == NULL)
+    report (l, node->line, "route \"%s\": <notify>: no peer named \"%s\"", route->name, n->peer);
+  else if (peer->protocol != PR_PEER_HL7_MLLP)
+    report (l, node->line,
+            "route \"%s\": <notify> sends HL7 messages, and peer \"%s\" is a DICOM peer: give <notify> a peer "
+            "with protocol=\"hl7-mllp\" (results-to is for DICOM peers)",
+            route->name, n->peer);
+  for (guint i = 0; i < route->notify->len; i++)
+    if (strcmp (((PrRouteNotify *) route->notify->pdata[i])->peer, n->peer) == 0)
+      report (l, node->line, "route \"%s\": peer \"%s\" is notified twice", route->name, n->peer);
+  return n;
 }
 
 static PrSeriesPreference
@@ -468,11 +553,15 @@ read_route (Loader *l, xmlNode *node, const PrConfig *config)
         g_ptr_array_add (r->results_to, read_destination (l, child, r->name, config));
       else if (is_element (child, "forward-to"))
         g_ptr_array_add (r->forward_to, read_destination (l, child, r->name, config));
+      else if (is_element (child, "notify"))
+        g_ptr_array_add (r->notify, read_notify (l, child, r, config));
     }
   if (r->analyses->len == 0 && r->forward_to->len == 0)
     report (l, node->line, "route \"%s\" does nothing: give it an <analyze> or a <forward-to>", r->name);
   if (r->analyses->len == 0 && r->results_to->len > 0)
     report (l, node->line, "route \"%s\" sends results but has no <analyze> to make them", r->name);
+  if (r->analyses->len == 0 && r->notify->len > 0)
+    report (l, node->line, "route \"%s\" notifies of results but has no <analyze> to make them", r->name);
   return r;
 }
 

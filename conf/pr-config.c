@@ -58,6 +58,10 @@ peer_free (PrPeer *p)
   g_free (p->tls_key);
   g_free (p->tls_ca);
   g_strfreev (p->result_objects);
+  g_free (p->hl7_sending_application);
+  g_free (p->hl7_sending_facility);
+  g_free (p->hl7_receiving_application);
+  g_free (p->hl7_receiving_facility);
   g_free (p);
 }
 
@@ -114,6 +118,13 @@ destination_free (PrRouteDestination *d)
 }
 
 static void
+notify_free (PrRouteNotify *n)
+{
+  g_free (n->peer);
+  g_free (n);
+}
+
+static void
 route_free (PrRoute *r)
 {
   g_free (r->name);
@@ -121,6 +132,7 @@ route_free (PrRoute *r)
   g_ptr_array_unref (r->analyses);
   g_ptr_array_unref (r->results_to);
   g_ptr_array_unref (r->forward_to);
+  g_ptr_array_unref (r->notify);
   g_free (r);
 }
 
@@ -131,6 +143,7 @@ pr_config_route_new (void)
   r->analyses = g_ptr_array_new_with_free_func ((GDestroyNotify) analysis_free);
   r->results_to = g_ptr_array_new_with_free_func ((GDestroyNotify) destination_free);
   r->forward_to = g_ptr_array_new_with_free_func ((GDestroyNotify) destination_free);
+  r->notify = g_ptr_array_new_with_free_func ((GDestroyNotify) notify_free);
   return r;
 }
 
@@ -201,4 +214,27 @@ pr_series_preference_to_string (PrSeriesPreference prefer)
 {
   static const char *const names[] = { "all", "thinnest", "most-instances", "first" };
   return prefer <= PR_PREFER_FIRST ? names[prefer] : "?";
+}
+
+const char *
+pr_result_priority_to_string (PrResultPriority priority)
+{
+  static const char *const names[] = { "routine", "urgent", "critical" };
+  return priority <= PR_RESULT_CRITICAL ? names[priority] : "?";
+}
+
+PrResultPriority
+pr_result_priority_from_string (const char *text)
+{
+  if (g_strcmp0 (text, "critical") == 0)
+    return PR_RESULT_CRITICAL;
+  if (g_strcmp0 (text, "urgent") == 0)
+    return PR_RESULT_URGENT;
+  return PR_RESULT_ROUTINE;
+}
+
+const char *
+pr_peer_protocol_to_string (PrPeerProtocol protocol)
+{
+  return protocol == PR_PEER_HL7_MLLP ? "hl7-mllp" : "dicom";
 }

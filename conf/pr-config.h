@@ -19,9 +19,15 @@
 
 G_BEGIN_DECLS
 
+typedef enum {
+  PR_PEER_DICOM,                /* C-STORE: result objects and forwarded images */
+  PR_PEER_HL7_MLLP,             /* HL7 v2 over MLLP: result notices (<notify>) only */
+} PrPeerProtocol;
+
 typedef struct {
   char *name;
-  char *ae_title;
+  PrPeerProtocol protocol;
+  char *ae_title;               /* "" for HL7 peers, never NULL: no calling AE matches it */
   char *host;
   guint16 port;
   gboolean tls;
@@ -32,6 +38,13 @@ typedef struct {
   guint retry_base_s;           /* first retry after a transient failure */
   guint retry_max_s;            /* retries double up to this */
   guint give_up_after_s;        /* then the item is a dead letter */
+  /* HL7 peers only (NULL or 0 otherwise): MSH-3 to MSH-6 of every message,
+   * checked to hold no HL7 delimiter, and how long to wait for the ACK. */
+  char *hl7_sending_application;    /* default "PREREAD" */
+  char *hl7_sending_facility;       /* (nullable) */
+  char *hl7_receiving_application;  /* (nullable) */
+  char *hl7_receiving_facility;     /* (nullable) */
+  guint ack_timeout_s;              /* default 30 */
   int line;
 } PrPeer;
 
@@ -79,6 +92,22 @@ typedef struct {
   int line;
 } PrRouteDestination;
 
+/* The priority an analyzer gives a study's results (findings "priority"),
+ * in increasing order: not the route's PrPriority, which orders work. */
+typedef enum {
+  PR_RESULT_ROUTINE = 0,
+  PR_RESULT_URGENT = 1,
+  PR_RESULT_CRITICAL = 2,
+} PrResultPriority;
+
+/* <notify>: an HL7 result notice to @peer when a job's results are at
+ * least @min_priority. */
+typedef struct {
+  char *peer;                   /* name of a PrPeer with protocol PR_PEER_HL7_MLLP */
+  PrResultPriority min_priority;/* default PR_RESULT_URGENT */
+  int line;
+} PrRouteNotify;
+
 typedef enum {
   PR_PRIORITY_LOW = 0,
   PR_PRIORITY_NORMAL = 1,
@@ -97,6 +126,7 @@ typedef struct {
   GPtrArray *analyses;          /* PrRouteAnalysis* */
   GPtrArray *results_to;        /* PrRouteDestination*: where result objects go */
   GPtrArray *forward_to;        /* PrRouteDestination*: where the original images go */
+  GPtrArray *notify;            /* PrRouteNotify*: who gets an HL7 notice of urgent results */
   PrPriority priority;
   PrUpdatePolicy on_update;
   guint quiet_period_s;         /* 0: the node's */
@@ -158,6 +188,15 @@ void pr_analyzer_config_free (PrAnalyzerConfig *analyzer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrAnalyzerConfig, pr_analyzer_config_free)
 
 const char *pr_priority_to_string (PrPriority priority);
+
+/* "routine", "urgent", "critical". */
+const char *pr_result_priority_to_string (PrResultPriority priority);
+
+/* Reads findings' "priority"; anything else (or NULL) is routine, as the
+ * worklist ranks it. */
+PrResultPriority pr_result_priority_from_string (const char *text);
+
+const char *pr_peer_protocol_to_string (PrPeerProtocol protocol);
 const char *pr_series_preference_to_string (PrSeriesPreference prefer);
 
 void pr_config_free (PrConfig *config);

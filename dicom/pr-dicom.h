@@ -21,6 +21,7 @@ typedef enum {
   PR_DICOM_ERROR_BUSY,        /* the peer rejected our association for now (transient) */
   PR_DICOM_ERROR_TIMEOUT,     /* the peer stopped answering */
   PR_DICOM_ERROR_IO,          /* reading or writing a local file failed */
+  PR_DICOM_ERROR_NOT_APPLICABLE, /* this kind of object does not fit these images (a grayscale state on colour) */
 } PrDicomError;
 
 GQuark pr_dicom_error_quark (void);

@@ -28,6 +28,21 @@ pr_key_image_shows (const PrReportFinding *f, const char *sop_instance_uid, guin
   return FALSE;
 }
 
+/* A UCUM unit as a reader expects it: no "1", HU for Hounsfield units,
+ * an annotation's text without its braces ("{pixels}" -> "pixels"). */
+static char *
+unit_text (const char *unit)
+{
+  if (unit == NULL || strcmp (unit, "1") == 0)
+    return g_strdup ("");
+  if (strcmp (unit, "[hnsf'U]") == 0)
+    return g_strdup ("HU");
+  gsize n = strlen (unit);
+  if (n >= 2 && unit[0] == '{' && unit[n - 1] == '}')
+    return g_strndup (unit + 1, n - 2);
+  return g_strdup (unit);
+}
+
 static char *
 label_of (const PrReportFinding *f)
 {
@@ -36,9 +51,9 @@ label_of (const PrReportFinding *f)
   if (f->measurements->len > 0)
     {
       const PrReportMeasurement *m = &g_array_index (f->measurements, PrReportMeasurement, 0);
+      g_autofree char *unit = unit_text (m->unit);
       g_string_append_printf (label, fabs (m->value) >= 1000 ? " %.0f%s%s" : " %.4g%s%s", m->value,
-                              strcmp (m->unit, "1") == 0 ? "" : " ",
-                              strcmp (m->unit, "1") == 0 ? "" : (strcmp (m->unit, "[hnsf'U]") == 0 ? "HU" : m->unit));
+                              *unit ? " " : "", unit);
     }
   if (f->confidence >= 0)
     g_string_append_printf (label, " (%d%%)", (int) lround (f->confidence * 100));

@@ -27,6 +27,13 @@ typedef struct {
   guint dimse_timeout_s;
   guint32 max_pdu;              /* 0 for the default (116 KiB) */
   PrDecompression decompression;
+  /* DICOM over TLS (PS3.15 B.9, BCP 195 profile) when @tls is set: the
+   * peer's certificate must chain to @tls_ca; @tls_certificate and @tls_key
+   * (PEM, both or neither) authenticate us to peers that ask. */
+  gboolean tls;
+  const char *tls_ca;           /* (nullable) PEM file of trusted CAs; required with @tls */
+  const char *tls_certificate;  /* (nullable) */
+  const char *tls_key;          /* (nullable) */
 } PrStoreClientOptions;
 
 typedef enum {

@@ -38,7 +38,11 @@ print_summary (const PrConfig *c)
   for (guint i = 0; i < c->peers->len; i++)
     {
       const PrPeer *p = c->peers->pdata[i];
-      printf ("peer %s: %s@%s:%u%s\n", p->name, p->ae_title, p->host, p->port, p->tls ? " (TLS)" : "");
+      if (p->protocol == PR_PEER_HL7_MLLP)
+        printf ("peer %s: HL7 (MLLP) %s:%u, ACK within %u s%s\n", p->name, p->host, p->port, p->ack_timeout_s,
+                p->tls ? " (TLS)" : "");
+      else
+        printf ("peer %s: %s@%s:%u%s\n", p->name, p->ae_title, p->host, p->port, p->tls ? " (TLS)" : "");
     }
   for (guint i = 0; i < c->analyzers->len; i++)
     {
@@ -80,6 +84,12 @@ print_summary (const PrConfig *c)
         {
           g_autofree char *to = describe_destinations (r->forward_to);
           printf ("  forward images to: %s\n", to);
+        }
+      for (guint j = 0; j < r->notify->len; j++)
+        {
+          const PrRouteNotify *notify = r->notify->pdata[j];
+          printf ("  notify: %s (HL7) when results are %s or above\n", notify->peer,
+                  pr_result_priority_to_string (notify->min_priority));
         }
     }
 }

@@ -52,9 +52,10 @@ pr_command_outbox (int argc, char **argv)
   g_autoptr (GOptionContext) context =
     g_option_context_new ("[list | retry ID | retry --all | drop ID] - deliveries to peers");
   g_option_context_set_summary (
-    context, "Lists what waits to be delivered (forwarded originals and result objects), newest first, with\n"
-             "the last error of each. \"retry ID\" (or \"retry --all\" for every dead letter) makes items due\n"
-             "now with a fresh give-up horizon; \"drop ID\" gives up on a pending or dead item for good.");
+    context, "Lists what waits to be delivered (forwarded originals, result objects, and HL7 notices shown\n"
+             "as \"hl7 oru\"), newest first, with the last error of each. \"retry ID\" (or \"retry --all\"\n"
+             "for every dead letter) makes items due now with a fresh give-up horizon; \"drop ID\" gives up\n"
+             "on a pending or dead item for good.");
   g_option_context_add_main_entries (context, entries, NULL);
   g_autoptr (GError) error = NULL;
   if (!g_option_context_parse (context, &argc, &argv, &error))

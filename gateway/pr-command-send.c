@@ -9,6 +9,7 @@
 
 #include "dicom/pr-dicom.h"
 #include "dicom/pr-store-client.h"
+#include "pr-command-util.h"
 #include "pr-log.h"
 
 typedef struct {
@@ -18,25 +19,6 @@ typedef struct {
   guint64 bytes;
   guint stored, failed;
 } Progress;
-
-/* Parses AET@HOST:PORT. The AE title may itself contain '@', the host
- * cannot, so the last '@' separates them; the last ':' starts the port. */
-static gboolean
-parse_target (const char *target, char **aet, char **host, guint16 *port)
-{
-  const char *at = strrchr (target, '@');
-  const char *colon = strrchr (target, ':');
-  if (at == NULL || colon == NULL || colon < at || at == target || colon == at + 1)
-    return FALSE;
-  char *end = NULL;
-  guint64 p = g_ascii_strtoull (colon + 1, &end, 10);
-  if (end == colon + 1 || *end != '\0' || p == 0 || p > 65535)
-    return FALSE;
-  *aet = g_strndup (target, (gsize) (at - target));
-  *host = g_strndup (at + 1, (gsize) (colon - at - 1));
-  *port = (guint16) p;
-  return pr_dicom_ae_title_is_valid (*aet);
-}
 
 static int
 compare_names (gconstpointer a, gconstpointer b)
@@ -135,7 +117,7 @@ on_progress (const PrSendItem *item, guint done, guint total, gpointer user_data
 int
 pr_command_send (int argc, char **argv)
 {
-  g_autofree char *to = NULL, *calling = NULL, *decompress = NULL;
+  g_autofree char *to = NULL, *calling = NULL, *decompress = NULL, *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
   int timeout = 60;
   gboolean quiet = FALSE;
   g_auto (GStrv) paths = NULL;
@@ -146,6 +128,10 @@ pr_command_send (int argc, char **argv)
       "When the peer refuses a file's transfer syntax: never, lossless (default) or always send it uncompressed",
       "MODE" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout, "Seconds to wait for the peer (default: 60)", "S" },
+    { "tls-ca", 0, 0, G_OPTION_ARG_FILENAME, &tls_ca,
+      "Send over TLS, trusting the peer's certificate when it chains to these CAs (PEM)", "FILE" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert, "Our certificate (PEM), for peers that ask for one", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key, "Our certificate's private key (PEM)", "FILE" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress bar", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &paths, NULL, "PATH..." },
     { NULL },
@@ -163,7 +149,7 @@ pr_command_send (int argc, char **argv)
 
   g_autofree char *aet = NULL, *host = NULL;
   guint16 port = 0;
-  if (to == NULL || !parse_target (to, &aet, &host, &port))
+  if (to == NULL || !pr_command_parse_target (to, &aet, &host, &port))
     {
       g_printerr ("preread send: --to AET@HOST:PORT is required (for example PREREAD@127.0.0.1:11112)\n");
       return 2;
@@ -209,8 +195,14 @@ pr_command_send (int argc, char **argv)
       collect (files, *path, TRUE, explicit_files);
     }
 
+  if ((tls_cert != NULL || tls_key != NULL) && tls_ca == NULL)
+    {
+      g_printerr ("preread send: --tls-cert and --tls-key need --tls-ca\n");
+      return 2;
+    }
   PrStoreClientOptions options = { calling ? calling : "PREREAD-SEND", aet, host, port, 15,
-                                   (guint) timeout, (guint) timeout, 0, mode };
+                                   (guint) timeout, (guint) timeout, 0, mode, tls_ca != NULL, tls_ca, tls_cert,
+                                   tls_key };
   g_autoptr (PrStoreClient) client = pr_store_client_new (&options);
   guint skipped = 0, unreadable = 0;
   for (guint i = 0; i < files->len; i++)

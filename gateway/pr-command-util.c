@@ -3,6 +3,10 @@
 
 #include "pr-command-util.h"
 
+#include <string.h>
+
+#include "dicom/pr-dicom.h"
+
 #include "conf/pr-config.h"
 
 PrIndex *
@@ -46,4 +50,23 @@ pr_command_format_time (gint64 us)
     return g_strdup ("-");
   g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
   return g_date_time_format (t, "%Y-%m-%d %H:%M:%S");
+}
+
+/* Parses AET@HOST:PORT. The AE title may itself contain '@', the host
+ * cannot, so the last '@' separates them; the last ':' starts the port. */
+gboolean
+pr_command_parse_target (const char *target, char **aet, char **host, guint16 *port)
+{
+  const char *at = strrchr (target, '@');
+  const char *colon = strrchr (target, ':');
+  if (at == NULL || colon == NULL || colon < at || at == target || colon == at + 1)
+    return FALSE;
+  char *end = NULL;
+  guint64 p = g_ascii_strtoull (colon + 1, &end, 10);
+  if (end == colon + 1 || *end != '\0' || p == 0 || p > 65535)
+    return FALSE;
+  *aet = g_strndup (target, (gsize) (at - target));
+  *host = g_strndup (at + 1, (gsize) (colon - at - 1));
+  *port = (guint16) p;
+  return pr_dicom_ae_title_is_valid (*aet);
 }

@@ -29,4 +29,8 @@ gboolean pr_command_parse_id (const char *text, gint64 *id);
 /* "2026-11-23 14:05:00" in local time, or "-" for 0. */
 char *pr_command_format_time (gint64 us);
 
+/* Parses AET@HOST:PORT (a DICOM peer on the command line); the AE title
+ * must be valid. The outputs are the caller's to free, set or not. */
+gboolean pr_command_parse_target (const char *target, char **aet, char **host, guint16 *port);
+
 G_END_DECLS

@@ -14,3 +14,4 @@ int pr_command_analyze (int argc, char **argv);
 int pr_command_outbox (int argc, char **argv);
 
 int pr_command_passwd (int argc, char **argv);
+int pr_command_import_photo (int argc, char **argv);

@@ -375,6 +375,8 @@ pr_daemon_run (PrDaemon *self)
   guint sighup = g_unix_signal_add (SIGHUP, on_hangup, self);
   self->recovery_timer = g_timeout_add_seconds (RECOVERY_INTERVAL_S, on_recovery_timer, self);
 
+  if (self->web_gateway != NULL)
+    pr_web_gateway_set_dicom_port (self->web_gateway, pr_listener_get_port (self->listener));
   const PrNodeConfig *node = self->config->node;
   g_message ("ready: AE %s listening on %s:%u, storage %s, configuration %s, %u route(s), %u open studies",
              node->ae_title, node->bind_address, pr_listener_get_port (self->listener), pr_spool_get_root (self->spool),

@@ -10,6 +10,7 @@
 
 #include "dicom/pr-dicom.h"
 #include "dicom/pr-store-client.h"
+#include "pr-hl7-deliver.h"
 
 gboolean
 pr_deliver_status_is_transient (guint16 status)
@@ -104,6 +105,10 @@ read_batch (const char *path, PrStoreClientOptions *options, JsonParser *parser,
   options->called_ae = json_object_get_string_member_with_default (o, "called_ae", "ANY-SCP");
   options->host = json_object_get_string_member_with_default (o, "host", "127.0.0.1");
   options->port = (guint16) json_object_get_int_member_with_default (o, "port", 104);
+  options->tls_ca = json_object_get_string_member_with_default (o, "tls_ca", NULL);
+  options->tls_certificate = json_object_get_string_member_with_default (o, "tls_certificate", NULL);
+  options->tls_key = json_object_get_string_member_with_default (o, "tls_key", NULL);
+  options->tls = options->tls_ca != NULL;
   options->connect_timeout_s = 10;
   options->acse_timeout_s = 30;
   options->dimse_timeout_s = 120;
@@ -124,6 +129,14 @@ pr_deliver_main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   PrStoreClientOptions options = { 0 };
+  /* A peer speaking HL7 over MLLP: its own half (pr-hl7-deliver.h). */
+  if (json_parser_load_from_file (parser, argv[1], NULL) && json_parser_get_root (parser) != NULL &&
+      JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      JsonObject *batch = json_node_get_object (json_parser_get_root (parser));
+      if (g_strcmp0 (json_object_get_string_member_with_default (batch, "protocol", "dicom"), PR_HL7_PROTOCOL) == 0)
+        return pr_hl7_deliver_batch (batch);
+    }
   if (!pr_dicom_init (&error) || !read_batch (argv[1], &options, parser, &error))
     {
       fprintf (stderr, "preread deliver: %s\n", error->message);

@@ -21,6 +21,11 @@ pr_outbox_item_free (PrOutboxItem *item)
   g_free (item);
 }
 
+/* The mark pr_index_supersede_results() leaves on an item being sent: when
+ * that attempt fails, the item is cancelled, not retried, since the job's
+ * rebuild removed its file. */
+#define SUPERSEDED "'superseded: the job ran again'"
+
 #define ITEM_COLUMNS                                                                                          \
   "id, kind, result_kind, study_id, coalesce (job_id, 0), route, peer, sop_instance_uid, path, state,"       \
   " attempts, priority, next_attempt_at, created_at, CASE WHEN retry_from > 0 THEN retry_from ELSE created_at END," \
@@ -155,7 +160,7 @@ gboolean
 pr_index_outbox_sent (PrIndex *index, gint64 id, int dimse_status, GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
-                                                "UPDATE outbox SET state = 'sent', sent_at = ?2, dimse_status = ?3,"
+                                                "UPDATE outbox SET state = 'sent', sent_at = ?2, dimse_status = nullif (?3, -1),"
                                                 " last_error = NULL WHERE id = ?1 AND state = 'sending'",
                                                 error);
   if (stmt == NULL)
@@ -171,8 +176,12 @@ pr_index_outbox_later (PrIndex *index, gint64 id, gint64 next_attempt_us, const 
                        GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
-                                                "UPDATE outbox SET state = 'pending', next_attempt_at = ?2,"
-                                                " last_error = ?3, dimse_status = nullif (?4, -1)"
+                                                "UPDATE outbox SET next_attempt_at = ?2,"
+                                                " state = CASE WHEN last_error IS " SUPERSEDED
+                                                "   THEN 'cancelled' ELSE 'pending' END,"
+                                                " last_error = CASE WHEN last_error IS " SUPERSEDED
+                                                "   THEN last_error ELSE ?3 END,"
+                                                " dimse_status = nullif (?4, -1)"
                                                 " WHERE id = ?1 AND state = 'sending'",
                                                 error);
   if (stmt == NULL)
@@ -188,7 +197,11 @@ gboolean
 pr_index_outbox_dead (PrIndex *index, gint64 id, const char *why, int dimse_status, GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
-                                                "UPDATE outbox SET state = 'dead', last_error = ?2,"
+                                                "UPDATE outbox SET"
+                                                " state = CASE WHEN state = 'sending' AND last_error IS " SUPERSEDED
+                                                "   THEN 'cancelled' ELSE 'dead' END,"
+                                                " last_error = CASE WHEN state = 'sending' AND last_error IS "
+                                                SUPERSEDED " THEN last_error ELSE ?2 END,"
                                                 " dimse_status = nullif (?3, -1)"
                                                 " WHERE id = ?1 AND state IN ('sending', 'pending')",
                                                 error);
@@ -204,8 +217,11 @@ guint
 pr_index_outbox_requeue_sending (PrIndex *index, GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (index,
-                                                "UPDATE outbox SET state = 'pending', next_attempt_at = 0,"
-                                                " last_error = 'interrupted by a restart of the gateway'"
+                                                "UPDATE outbox SET next_attempt_at = 0,"
+                                                " state = CASE WHEN last_error IS " SUPERSEDED
+                                                "   THEN 'cancelled' ELSE 'pending' END,"
+                                                " last_error = CASE WHEN last_error IS " SUPERSEDED
+                                                "   THEN last_error ELSE 'interrupted by a restart of the gateway' END"
                                                 " WHERE state = 'sending'",
                                                 error);
   if (stmt == NULL || !pr_index_step_done (index, stmt, error, "requeueing interrupted deliveries"))

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include "pr-hl7-message.h"
 #include "pr-index-private.h"
 
 void
@@ -18,6 +19,18 @@ pr_result_object_free (PrResultObject *o)
   g_free (o->series_instance_uid);
   g_free (o->path);
   g_free (o);
+}
+
+void
+pr_result_notice_free (PrResultNotice *n)
+{
+  if (n == NULL)
+    return;
+  g_free (n->peer);
+  g_free (n->control_id);
+  g_free (n->path);
+  g_free (n->error);
+  g_free (n);
 }
 
 GArray *
@@ -84,12 +97,41 @@ insert_delivery (PrIndex *index, gint64 job_id, const PrResultObject *o, const P
   return pr_index_step_done (index, stmt, error, "adding a result to the outbox");
 }
 
+static gboolean
+insert_notice (PrIndex *index, gint64 job_id, const PrResultNotice *n, int priority, gint64 now, GError **error)
+{
+  g_autoptr (PrStmt) stmt = pr_index_statement (
+    index,
+    "INSERT OR IGNORE INTO outbox (kind, study_id, route_run_id, job_id, route, peer, sop_instance_uid, path, state,"
+    " last_error, created_at, retry_from, priority, result_kind)"
+    " SELECT 'hl7', study_id, route_run_id, id, route, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 'oru' FROM jobs WHERE id = ?1",
+    error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, job_id);
+  pr_index_bind_text (stmt, 2, n->peer);
+  pr_index_bind_text (stmt, 3, n->control_id);
+  pr_index_bind_text (stmt, 4, n->path);
+  /* A notice that could not be made waits for an administrator, with why:
+   * never dropped in silence. */
+  sqlite3_bind_text (stmt, 5, n->error ? "dead" : "pending", -1, SQLITE_STATIC);
+  pr_index_bind_text (stmt, 6, n->error);
+  sqlite3_bind_int64 (stmt, 7, now);
+  sqlite3_bind_int (stmt, 8, priority);
+  return pr_index_step_done (index, stmt, error, "adding an HL7 notice to the outbox");
+}
+
 gboolean
 pr_index_supersede_results (PrIndex *index, gint64 job_id, GError **error)
 {
   const char *sql[] = {
     "UPDATE outbox SET state = 'cancelled', last_error = 'superseded: the job ran again'"
-    " WHERE job_id = ?1 AND kind = 'result' AND state IN ('pending', 'dead')",
+    " WHERE job_id = ?1 AND kind IN ('result', 'hl7') AND state IN ('pending', 'dead')",
+    /* Being sent: it may still arrive. If it fails, its file is gone, so
+     * it is cancelled then rather than retried (pr-index-outbox.c reads
+     * this mark). */
+    "UPDATE outbox SET last_error = 'superseded: the job ran again'"
+    " WHERE job_id = ?1 AND kind IN ('result', 'hl7') AND state = 'sending'",
     "DELETE FROM results WHERE job_id = ?1",
   };
   for (gsize i = 0; i < G_N_ELEMENTS (sql); i++)
@@ -106,7 +148,7 @@ pr_index_supersede_results (PrIndex *index, gint64 job_id, GError **error)
 
 gboolean
 pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *objects, const PrResultDestination *destinations,
-                         guint n_destinations, int priority, GError **error)
+                         guint n_destinations, GPtrArray *notices, int priority, GError **error)
 {
   if (!pr_index_exec (index, "BEGIN IMMEDIATE", error))
     return FALSE;
@@ -120,6 +162,8 @@ pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *objects, cons
         if (destination_takes (&destinations[d], o->kind))
           ok = insert_delivery (index, job_id, o, &destinations[d], priority, now, error);
     }
+  for (guint i = 0; ok && notices && i < notices->len; i++)
+    ok = insert_notice (index, job_id, notices->pdata[i], priority, now, error);
   if (ok)
     {
       g_autoptr (PrStmt) stmt = pr_index_statement (
@@ -205,4 +249,50 @@ pr_index_installation_id (PrIndex *index, GError **error)
       return NULL;
     }
   return g_strdup ((const char *) sqlite3_column_text (select, 0));
+}
+
+static char *
+column_text (sqlite3_stmt *stmt, int column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+PrHl7Oru *
+pr_index_get_hl7_oru (PrIndex *index, gint64 job_id, GError **error)
+{
+  g_autoptr (PrStmt) stmt = pr_index_statement (
+    index,
+    "SELECT s.patient_id, s.patient_name, s.patient_birth_date, s.patient_sex, s.accession_number, s.study_uid,"
+    " s.study_description, j.analyzer, j.analyzer_version, coalesce (j.finished_at, 0), j.result_priority, j.summary"
+    " FROM jobs j JOIN studies s ON s.id = j.study_id WHERE j.id = ?",
+    error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, job_id);
+  int rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      g_set_error (error, PR_INDEX_ERROR, PR_INDEX_ERROR_NOT_FOUND, "there is no job %" G_GINT64_FORMAT, job_id);
+      return NULL;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      pr_index_fail (index, error, "reading a job's study for its HL7 notice");
+      return NULL;
+    }
+  PrHl7Oru *oru = g_new0 (PrHl7Oru, 1);
+  oru->job_id = job_id;
+  oru->patient_id = column_text (stmt, 0);
+  oru->patient_name = column_text (stmt, 1);
+  oru->patient_birth_date = column_text (stmt, 2);
+  oru->patient_sex = column_text (stmt, 3);
+  oru->accession_number = column_text (stmt, 4);
+  oru->study_instance_uid = column_text (stmt, 5);
+  oru->study_description = column_text (stmt, 6);
+  oru->analyzer = column_text (stmt, 7);
+  oru->analyzer_version = column_text (stmt, 8);
+  oru->observed_at_us = sqlite3_column_int64 (stmt, 9);
+  oru->priority = pr_result_priority_from_string ((const char *) sqlite3_column_text (stmt, 10));
+  oru->summary = column_text (stmt, 11);
+  return oru;
 }

@@ -188,4 +188,39 @@ static const char *const pr_index_migrations[] = {
   "  target TEXT,"
   "  detail TEXT,"
   "  remote TEXT);",
+
+  /* 6: HL7 result notices in the outbox (kind 'hl7', sop_instance_uid holding
+   * the message control ID). SQLite cannot widen a CHECK constraint in
+   * place, so the table is copied, with its ids (and so its AUTOINCREMENT
+   * sequence), into one that allows the new kind. */
+  "CREATE TABLE outbox_v6 ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  kind TEXT NOT NULL CHECK (kind IN ('forward', 'result', 'hl7')),"
+  "  study_id INTEGER NOT NULL REFERENCES studies (id),"
+  "  route_run_id INTEGER REFERENCES route_runs (id),"
+  "  job_id INTEGER REFERENCES jobs (id),"
+  "  route TEXT,"
+  "  peer TEXT,"
+  "  sop_instance_uid TEXT NOT NULL,"
+  "  path TEXT NOT NULL,"
+  "  state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'cancelled')),"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+  "  last_error TEXT,"
+  "  dimse_status INTEGER,"
+  "  created_at INTEGER NOT NULL,"
+  "  sent_at INTEGER,"
+  "  priority INTEGER NOT NULL DEFAULT 0,"
+  "  retry_from INTEGER NOT NULL DEFAULT 0,"
+  "  result_kind TEXT);"
+  "INSERT INTO outbox_v6 (id, kind, study_id, route_run_id, job_id, route, peer, sop_instance_uid, path, state,"
+  "  attempts, next_attempt_at, last_error, dimse_status, created_at, sent_at, priority, retry_from, result_kind)"
+  "  SELECT id, kind, study_id, route_run_id, job_id, route, peer, sop_instance_uid, path, state,"
+  "  attempts, next_attempt_at, last_error, dimse_status, created_at, sent_at, priority, retry_from, result_kind"
+  "  FROM outbox;"
+  "DROP TABLE outbox;"
+  "ALTER TABLE outbox_v6 RENAME TO outbox;"
+  "CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at);"
+  "CREATE UNIQUE INDEX outbox_once ON outbox (kind, study_id, coalesce (peer, ''), sop_instance_uid, coalesce (route, ''));"
+  "CREATE INDEX outbox_due ON outbox (state, peer, next_attempt_at);",
 };

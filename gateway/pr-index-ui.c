@@ -298,3 +298,21 @@ pr_ui_study (PrIndex *index, const char *storage_root, gint64 study_id, GError *
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
+
+gint64
+pr_ui_study_id_of (PrIndex *index, const char *study_uid, GError **error)
+{
+  g_autoptr (PrStmt) stmt = pr_index_statement (index, "SELECT id FROM studies WHERE study_uid = ?", error);
+  if (stmt == NULL)
+    return 0;
+  pr_index_bind_text (stmt, 1, study_uid);
+  g_autoptr (GArray) ids = pr_index_collect_ids (index, stmt, "finding a study", error);
+  if (ids == NULL)
+    return 0;
+  if (ids->len == 0)
+    {
+      g_set_error (error, PR_INDEX_ERROR, PR_INDEX_ERROR_NOT_FOUND, "no study %s", study_uid);
+      return 0;
+    }
+  return g_array_index (ids, gint64, 0);
+}

@@ -26,6 +26,7 @@ typedef struct {
 static const Command commands[] = {
   { "serve", pr_command_serve, "run the gateway: receive studies over DICOM" },
   { "send", pr_command_send, "send DICOM files or folders to a DICOM peer (C-STORE)" },
+  { "import-photo", pr_command_import_photo, "wrap JPEG/PNG photos as DICOM and send them to the gateway" },
   { "check-config", pr_command_check_config, "check a configuration file, or print the default" },
   { "route", pr_command_route, "dry run: which routes would take these DICOM files" },
   { "jobs", pr_command_jobs, "list the analysis jobs; retry or cancel one; lift a quarantine" },

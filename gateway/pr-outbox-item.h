@@ -7,7 +7,9 @@
  *   dead       a permanent failure, or transient ones for longer than the
  *              peer's give-up horizon: waits for an administrator
  *   cancelled  dropped by an administrator
- * Items are forwarded originals (kind "forward") or result objects ("result").
+ * Items are forwarded originals (kind "forward"), result objects ("result"),
+ * or HL7 result notices ("hl7", result_kind "oru": sop_instance_uid holds
+ * the message's control ID, MSH-10, and dimse_status stays empty).
  * A crash while sending leaves "sending" items, put back to pending at the
  * next start: the peer may receive an instance twice, always with the same
  * SOP Instance UID, which a PACS treats as the same instance.
@@ -22,13 +24,13 @@ G_BEGIN_DECLS
 
 typedef struct {
   gint64 id;
-  char *kind;                   /* forward, result */
-  char *result_kind;            /* (nullable) sr, sc, gsps, seg, kos */
+  char *kind;                   /* forward, result, hl7 */
+  char *result_kind;            /* (nullable) sr, sc, gsps, seg, kos; oru for hl7 */
   gint64 study_id;
   gint64 job_id;                /* 0 for forwards */
   char *route;                  /* (nullable) */
   char *peer;                   /* (nullable) when the destination never resolved */
-  char *sop_instance_uid;
+  char *sop_instance_uid;       /* for hl7 items: the message control ID */
   char *path;                   /* relative to the storage folder */
   char *state;
   int attempts;

@@ -11,6 +11,7 @@
 
 #include "plugin/host/pr-supervisor.h"
 #include "pr-deliver.h"
+#include "pr-hl7-deliver.h"
 #include "pr-outbox-item.h"
 
 #define POLL_INTERVAL_S 2
@@ -18,6 +19,8 @@
 /* A peer that never answers is found out by the child's DIMSE timeouts;
  * this is only the backstop. */
 #define DELIVERY_TIMEOUT_S(n) (120 + 10 * (n))
+/* MLLP: connecting, and waiting for the one ACK that does not come, at most. */
+#define HL7_CONNECT_TIMEOUT_S 10
 
 struct _PrOutbox {
   PrIndex *index;
@@ -168,11 +171,33 @@ static char *
 write_batch (PrOutbox *self, const PrPeer *peer, GPtrArray *items, GError **error)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
+  gboolean hl7 = peer->protocol == PR_PEER_HL7_MLLP;
   json_builder_begin_object (b);
-  json_builder_set_member_name (b, "calling_ae");
-  json_builder_add_string_value (b, self->config->node->ae_title);
-  json_builder_set_member_name (b, "called_ae");
-  json_builder_add_string_value (b, peer->ae_title);
+  if (hl7)
+    {
+      json_builder_set_member_name (b, "protocol");
+      json_builder_add_string_value (b, PR_HL7_PROTOCOL);
+      json_builder_set_member_name (b, "connect_timeout");
+      json_builder_add_int_value (b, HL7_CONNECT_TIMEOUT_S);
+      json_builder_set_member_name (b, "ack_timeout");
+      json_builder_add_int_value (b, peer->ack_timeout_s);
+    }
+  else
+    {
+      json_builder_set_member_name (b, "calling_ae");
+      json_builder_add_string_value (b, self->config->node->ae_title);
+      json_builder_set_member_name (b, "called_ae");
+      json_builder_add_string_value (b, peer->ae_title);
+      /* DICOM over TLS: the files, never their contents, go to the child. */
+      const char *tls_members[] = { "tls_ca", "tls_certificate", "tls_key" };
+      const char *tls_values[] = { peer->tls_ca, peer->tls_certificate, peer->tls_key };
+      for (gsize i = 0; peer->tls && i < G_N_ELEMENTS (tls_members); i++)
+        if (tls_values[i] != NULL)
+          {
+            json_builder_set_member_name (b, tls_members[i]);
+            json_builder_add_string_value (b, tls_values[i]);
+          }
+    }
   json_builder_set_member_name (b, "host");
   json_builder_add_string_value (b, peer->host);
   json_builder_set_member_name (b, "port");
@@ -188,6 +213,12 @@ write_batch (PrOutbox *self, const PrPeer *peer, GPtrArray *items, GError **erro
       json_builder_add_int_value (b, item->id);
       json_builder_set_member_name (b, "path");
       json_builder_add_string_value (b, path);
+      if (hl7)
+        {
+          /* The ACK must answer this one (pr-hl7-deliver.h). */
+          json_builder_set_member_name (b, "control_id");
+          json_builder_add_string_value (b, item->sop_instance_uid);
+        }
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -223,8 +254,8 @@ deliver_to (PrOutbox *self, const char *peer_name)
   g_autofree char *why = NULL;
   if (peer == NULL)
     why = g_strdup_printf ("peer %s is not configured (any more)", peer_name);
-  else if (peer->tls)
-    refusal = "this build cannot deliver over TLS yet; the peer asks for it, and results are never sent in clear "
+  else if (peer->tls && peer->protocol == PR_PEER_HL7_MLLP)
+    refusal = "this build cannot send HL7 over TLS yet; the peer asks for it, and results are never sent in clear "
               "to a peer configured for TLS";
   for (guint i = 0; (why || refusal) && i < items->len; i++)
     {
@@ -234,6 +265,23 @@ deliver_to (PrOutbox *self, const char *peer_name)
         retry_or_bury (self, NULL, items->pdata[i], why, -1);
     }
   if (why || refusal)
+    return;
+  /* A peer redefined by a reload (or a sender whose AE title matched a
+   * peer of the other kind) can hold items it cannot take: say so, once. */
+  gboolean hl7 = peer->protocol == PR_PEER_HL7_MLLP;
+  for (guint i = items->len; i-- > 0;)
+    {
+      const PrOutboxItem *item = items->pdata[i];
+      if ((strcmp (item->kind, "hl7") == 0) == hl7)
+        continue;
+      g_autofree char *mismatch =
+        g_strdup_printf (hl7 ? "peer %s speaks HL7 (protocol hl7-mllp) and cannot take DICOM objects"
+                             : "peer %s is a DICOM peer and cannot take HL7 messages",
+                         peer_name);
+      bury (self, item, mismatch, -1);
+      g_ptr_array_remove_index (items, i);
+    }
+  if (items->len == 0)
     return;
 
   Delivery *d = g_new0 (Delivery, 1);
@@ -250,7 +298,7 @@ deliver_to (PrOutbox *self, const char *peer_name)
       PrRunSpec spec = { 0 };
       spec.argv = argv;
       spec.log_path = d->log_file;
-      spec.timeout_s = DELIVERY_TIMEOUT_S (d->items->len);
+      spec.timeout_s = DELIVERY_TIMEOUT_S (d->items->len) + (hl7 ? HL7_CONNECT_TIMEOUT_S + peer->ack_timeout_s : 0);
       spec.memory_limit_mb = 2048;
       spec.capture_output_max = 1024 * 1024;
       d->run = pr_run_start (&spec, NULL, on_delivery_done, d, &error);

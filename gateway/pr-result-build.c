@@ -238,7 +238,9 @@ build_all (Build *b, GError **error)
       target_init (&t, b, "gsps", 0, SERIES_GSPS, "AI findings overlay (not for primary diagnosis)");
       if (pr_result_write_gsps (report, &t.target, &local))
         record (b, "gsps", &t, "1.2.840.10008.5.1.4.1.1.11.1");
-      else
+      /* Colour photos: the SC and the SR carry the overlay; DCMTK writes
+       * no colour presentation state. Not a failure of this job. */
+      else if (!g_error_matches (local, PR_DICOM_ERROR, PR_DICOM_ERROR_NOT_APPLICABLE))
         warn (b, "gsps", local);
       g_clear_error (&local);
       target_clear (&t);

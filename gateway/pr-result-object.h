@@ -36,25 +36,39 @@ typedef struct {
   const char *const *objects;   /* (nullable) kinds this destination takes; NULL or empty: all */
 } PrResultDestination;
 
+/* An HL7 result notice to record with the objects (pr-hl7-notify.h). */
+typedef struct {
+  char *peer;
+  char *control_id;             /* MSH-10; the outbox item's sop_instance_uid */
+  char *path;                   /* relative to the storage folder */
+  char *error;                  /* (nullable) it could not be made: the item is a dead letter with this */
+} PrResultNotice;
+
+void pr_result_notice_free (PrResultNotice *notice);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PrResultNotice, pr_result_notice_free)
+
 /* Jobs whose results are still to be built: (element-type gint64). */
 GArray *pr_index_list_pending_results (PrIndex *index, GError **error);
 
 /**
  * pr_index_record_results:
  * @objects: (element-type PrResultObject): what was built (ids ignored)
+ * @notices: (nullable) (element-type PrResultNotice): HL7 notices to send
  * @priority: of the outbox items: higher goes first
  *
  * Records the objects, an outbox item for each one a destination takes,
- * and marks the job's results built, in one transaction.
+ * one (kind "hl7") for each notice, and marks the job's results built, in
+ * one transaction.
  */
 gboolean pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *objects,
-                                  const PrResultDestination *destinations, guint n_destinations, int priority,
-                                  GError **error);
+                                  const PrResultDestination *destinations, guint n_destinations,
+                                  GPtrArray *notices, int priority, GError **error);
 
 /* Before a job's results are built again (it ran again, so they get new
  * UIDs): its earlier objects are about to leave the disk, so their
- * undelivered items are cancelled ("superseded") and their rows go. Items
- * being sent right now finish. */
+ * undelivered items (HL7 notices too) are cancelled ("superseded") and
+ * their rows go. Items being sent right now finish; should that attempt
+ * fail, they are cancelled then, not retried. */
 gboolean pr_index_supersede_results (PrIndex *index, gint64 job_id, GError **error);
 
 /* The builder failed for good: results_state "failed" with @reason. */

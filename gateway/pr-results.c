@@ -10,6 +10,7 @@
 
 #include "plugin/host/pr-job-description.h"
 #include "plugin/host/pr-supervisor.h"
+#include "pr-hl7-notify.h"
 #include "pr-job-folder.h"
 #include "pr-job.h"
 #include "pr-result-build.h"
@@ -119,9 +120,15 @@ record (PrResults *self, gint64 job_id, GError **error)
       g_ptr_array_add (kinds, g_ptr_array_free (names, FALSE));
     }
   int priority = priority_rank (job->result_priority) * 10 + job->priority;
-  if (!pr_index_record_results (self->index, job_id, objects, destinations, n, priority, error))
+  g_autofree char *installation = pr_index_installation_id (self->index, error);
+  if (installation == NULL)
     return FALSE;
-  g_message ("job %" G_GINT64_FORMAT ": %u result object(s) made, for %u destination(s)", job_id, objects->len, n);
+  g_autoptr (GPtrArray) notices =
+    pr_hl7_notify_prepare (self->index, self->storage_root, self->config, job, installation);
+  if (!pr_index_record_results (self->index, job_id, objects, destinations, n, notices, priority, error))
+    return FALSE;
+  g_message ("job %" G_GINT64_FORMAT ": %u result object(s) made, for %u destination(s)%s", job_id, objects->len, n,
+             notices->len ? ", with HL7 notice(s)" : "");
   return TRUE;
 }
 

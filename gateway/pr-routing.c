@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "pr-routing.h"
+#include "pr-web-photo.h"
 
 #include <string.h>
 
@@ -92,9 +93,20 @@ static const PrPeer *
 peer_of_sender (const PrConfig *config, const char *calling_ae)
 {
   for (guint i = 0; calling_ae != NULL && i < config->peers->len; i++)
-    if (strcmp (((PrPeer *) config->peers->pdata[i])->ae_title, calling_ae) == 0)
-      return config->peers->pdata[i];
+    {
+      const PrPeer *peer = config->peers->pdata[i];
+      if (peer->protocol == PR_PEER_DICOM && strcmp (peer->ae_title, calling_ae) == 0)
+        return peer;
+    }
   return NULL;
+}
+
+/* A photo uploaded on the web page: its sender is a person with a browser,
+ * who reads the results there; there is no DICOM peer to send back to. */
+static gboolean
+is_web_upload (const PrStudyFacts *facts)
+{
+  return g_strcmp0 (facts->calling_ae, PR_WEB_UPLOAD_CALLING_AE) == 0;
 }
 
 static char *
@@ -105,6 +117,8 @@ results_to_json (const PrConfig *config, const PrRoute *route, const PrStudyFact
   for (guint i = 0; i < route->results_to->len; i++)
     {
       const PrRouteDestination *d = route->results_to->pdata[i];
+      if (d->to_sender && is_web_upload (facts))
+        continue;
       const PrPeer *peer = d->to_sender ? peer_of_sender (config, facts->calling_ae) : pr_config_find_peer (config, d->peer);
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "peer");
@@ -154,6 +168,8 @@ fire (PrRouting *self, const PrRoute *route, const PrRouteDecision *decision, co
   for (guint i = 0; i < route->forward_to->len; i++)
     {
       const PrRouteDestination *d = route->forward_to->pdata[i];
+      if (d->to_sender && is_web_upload (facts))
+        continue;
       const PrPeer *peer = d->to_sender ? peer_of_sender (self->config, facts->calling_ae)
                                         : pr_config_find_peer (self->config, d->peer);
       char *why = peer ? NULL : g_strdup_printf ("no peer is configured with the sender's AE title \"%s\"",

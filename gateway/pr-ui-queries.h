@@ -33,6 +33,9 @@ JsonNode *pr_ui_worklist (PrIndex *index, const PrWorklistQuery *query, GError *
  * deliveries, and the feedback given. PR_INDEX_ERROR_NOT_FOUND when absent. */
 JsonNode *pr_ui_study (PrIndex *index, const char *storage_root, gint64 study_id, GError **error);
 
+/* The study with this Study Instance UID; 0 and PR_INDEX_ERROR_NOT_FOUND when none. */
+gint64 pr_ui_study_id_of (PrIndex *index, const char *study_uid, GError **error);
+
 JsonNode *pr_ui_jobs (PrIndex *index, const char *state, guint limit, GError **error);
 JsonNode *pr_ui_outbox (PrIndex *index, const char *state, guint limit, GError **error);
 

@@ -16,6 +16,7 @@
 #include "pr-key-image-render.h"
 #include "pr-outbox-item.h"
 #include "pr-ui-queries.h"
+#include "pr-web-photo.h"
 
 struct _PrWebGateway {
   PrWebBackend backend;
@@ -24,6 +25,7 @@ struct _PrWebGateway {
   const PrConfig *config;
   PrWebChanged changed;
   gpointer user_data;
+  guint16 dicom_port;           /* as bound; 0 until the listener is up */
 };
 
 /* Index errors as ui-glue reads them: "not found" is the caller's problem. */
@@ -331,6 +333,15 @@ audit (gpointer data, const char *user, const char *role, const char *action, co
     g_warning ("audit trail: %s", error->message);
 }
 
+static void
+import_photo (gpointer data, GBytes *image, const PrWebPhotoForm *form, const char *user, PrWebPhotoImported done,
+              gpointer user_data)
+{
+  PrWebGateway *self = data;
+  pr_web_photo_import (self->index, self->storage_root, self->config, self->dicom_port, image, form, user, done,
+                       user_data);
+}
+
 /* ---- the gateway ----------------------------------------------------------------------- */
 
 PrWebGateway *
@@ -346,7 +357,7 @@ pr_web_gateway_new (PrIndex *index, const char *storage_root, const PrConfig *co
   PrWebBackend backend = {
     self,        worklist,      study,        jobs,       outbox,       analyzers,  routes,
     audit_log,   metrics,       key_image,    add_feedback, retry_job, cancel_job, retry_outbox,
-    drop_outbox, enable_analyzer, audit,
+    drop_outbox, enable_analyzer, audit,     import_photo,
   };
   self->backend = backend;
   return self;
@@ -362,6 +373,12 @@ void
 pr_web_gateway_set_config (PrWebGateway *self, const PrConfig *config)
 {
   self->config = config;
+}
+
+void
+pr_web_gateway_set_dicom_port (PrWebGateway *self, guint16 port)
+{
+  self->dicom_port = port;
 }
 
 static GPtrArray *

@@ -29,6 +29,9 @@ const PrWebBackend *pr_web_gateway_get_backend (PrWebGateway *gateway);
 
 void pr_web_gateway_set_config (PrWebGateway *gateway, const PrConfig *config);
 
+/* The DICOM port the daemon bound, where uploaded photos are sent (pr-web-photo.h). */
+void pr_web_gateway_set_dicom_port (PrWebGateway *gateway, guint16 port);
+
 /**
  * pr_web_gateway_accounts:
  * @users: (out) (element-type PrWebAccount) (transfer full)

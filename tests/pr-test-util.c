@@ -84,6 +84,92 @@ pr_test_can_make_studies (void)
 }
 
 char *
+pr_test_make_photo (const char *dir, const char *seed, char **png)
+{
+  g_autofree char *script = g_build_filename (pr_test_srcdir (), "plugin", "analyzers", "skin-lesion", "eval",
+                                              "sl-make-photo.py", NULL);
+  g_autofree char *base = g_strdup_printf ("photo-%s", seed);
+  g_autofree char *dcm = g_strdup_printf ("%s/%s.dcm", dir, base);
+  char *jpeg = g_strdup_printf ("%s/%s.jpg", dir, base);
+  g_autofree char *err = NULL;
+  int status = pr_test_run (NULL, &err, python (), script, "--out", dcm, "--kind", "atypical", "--seed", seed, NULL);
+  if (status != 0)
+    g_error ("sl-make-photo.py failed (%d): %s", status, err ? err : "");
+  g_assert_cmpint (pr_test_run (NULL, NULL, "dcmj2pnm", "+oj", dcm, jpeg, NULL), ==, 0);
+  if (png != NULL)
+    {
+      *png = g_strdup_printf ("%s/%s.png", dir, base);
+      g_assert_cmpint (pr_test_run (NULL, NULL, "dcmj2pnm", "+on", dcm, *png, NULL), ==, 0);
+    }
+  return jpeg;
+}
+
+static void
+openssl (const char *dir, const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) "openssl");
+  for (const char *const *a = args; *a; a++)
+    g_ptr_array_add (argv, (gpointer) *a);
+  g_ptr_array_add (argv, NULL);
+  g_autofree char *err = NULL;
+  g_autofree char *here = g_get_current_dir ();
+  g_assert_cmpint (g_chdir (dir), ==, 0);
+  int status = pr_test_runv (NULL, &err, (const char *const *) argv->pdata);
+  g_assert_cmpint (g_chdir (here), ==, 0);
+  if (status != 0)
+    g_error ("openssl %s failed: %s", args[0], err);
+}
+
+void
+pr_test_make_tls (const char *dir)
+{
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+  const char *ca[] = { "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+                       "-days", "2", "-subj", "/CN=preread test CA", NULL };
+  const char *stranger[] = { "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "stranger.key", "-out",
+                             "stranger.crt", "-days", "2", "-subj", "/CN=stranger", NULL };
+  openssl (dir, ca);
+  openssl (dir, stranger);
+  const char *names[] = { "peer", "client" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("%s.key", names[i]);
+      g_autofree char *csr = g_strdup_printf ("%s.csr", names[i]);
+      g_autofree char *crt = g_strdup_printf ("%s.crt", names[i]);
+      g_autofree char *subject = g_strdup_printf ("/CN=%s", i == 0 ? "127.0.0.1" : "preread");
+      const char *request[] = { "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", subject,
+                                NULL };
+      const char *sign[] = { "x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                             "-out", crt, "-days", "2", NULL };
+      openssl (dir, request);
+      openssl (dir, sign);
+    }
+}
+
+gboolean
+pr_test_bundled_module_available (const char *name)
+{
+  const char *path = g_getenv ("PREREAD_ANALYZER_PATH");
+  if (path == NULL || *path == '\0')
+    {
+      const char *builddir = g_getenv ("PREREAD_BUILDDIR");
+      g_autofree char *libs = g_build_filename (builddir ? builddir : ".", "plugin", "analyzers", name, ".libs", NULL);
+      g_setenv ("PREREAD_ANALYZER_PATH", libs, TRUE);
+    }
+  g_autofree char *out = NULL;
+  if (pr_test_run (&out, NULL, pr_test_preread (), "analyze", "--list", NULL) < 0 || out == NULL)
+    return FALSE;
+  return strstr (out, name) != NULL;
+}
+
+const char *
+pr_test_python (void)
+{
+  return python ();
+}
+
+char *
 pr_test_make_tmpdir (void)
 {
   g_autoptr (GError) error = NULL;

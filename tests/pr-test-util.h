@@ -48,6 +48,31 @@ gboolean pr_test_can_make_studies (void);
   }                                                                                 \
   G_STMT_END
 
+/**
+ * pr_test_make_photo:
+ * @dir: where to write
+ * @seed: which synthetic lesion (plugin/analyzers/skin-lesion/eval/sl-make-photo.py)
+ * @png: (out) (optional): the same photo as PNG
+ *
+ * A dermatology photo as a baseline JPEG (DCMTK's dcmj2pnm +oj), as a
+ * phone would give it. Needs the study maker and dcmj2pnm.
+ * Returns: (transfer full): the JPEG's path. Fails the test on error.
+ */
+char *pr_test_make_photo (const char *dir, const char *seed, char **png);
+
+/* Makes @dir with a test CA (ca.crt), a peer certificate for 127.0.0.1
+ * (peer.key, peer.crt) and a client certificate (client.key, client.crt)
+ * signed by it, and a self-signed stranger.crt. Needs openssl. */
+void pr_test_make_tls (const char *dir);
+
+/* Points $PREREAD_ANALYZER_PATH at the build tree's bundled analyzer
+ * @name (plugin/analyzers/NAME/.libs) unless it is set, and says whether
+ * `preread analyze --list` then finds the module. */
+gboolean pr_test_bundled_module_available (const char *name);
+
+/* The python3 that runs the project's data makers (Debian's, when there). */
+const char *pr_test_python (void);
+
 /* A fresh temporary folder, removed by pr_test_remove_tree(). */
 char *pr_test_make_tmpdir (void);
 void pr_test_remove_tree (const char *path);

@@ -736,11 +736,20 @@ test_invalid_other_checks (void)
   assert_one_error ("<preread version=\"1\">\n"
                     "  <peers>\n"
                     "    <peer name=\"p\" ae-title=\"P\" host=\"h\" port=\"104\">\n"
-                    "      <tls certificate=\"c.pem\"/>\n" /* 4 */
+                    "      <tls certificate=\"c.pem\" ca=\"ca.pem\"/>\n" /* 4 */
                     "    </peer>\n"
                     "  </peers>\n"
                     "</preread>\n",
                     PR_CONF_ERROR_INVALID, 4, "both certificate and key");
+  /* tls that would trust anyone */
+  assert_one_error ("<preread version=\"1\">\n"
+                    "  <peers>\n"
+                    "    <peer name=\"p\" ae-title=\"P\" host=\"h\" port=\"104\">\n"
+                    "      <tls/>\n" /* 4 */
+                    "    </peer>\n"
+                    "  </peers>\n"
+                    "</preread>\n",
+                    PR_CONF_ERROR_INVALID, 4, "certificate authorities to trust");
   /* no-progress timeout longer than the timeout */
   assert_one_error ("<preread version=\"1\">\n"
                     "  <analyzers>\n"

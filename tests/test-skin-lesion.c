@@ -25,34 +25,12 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static void
-use_module (void)
-{
-  const char *path = g_getenv ("PREREAD_ANALYZER_PATH");
-  if (path != NULL && *path != '\0')
-    return;
-  const char *builddir = g_getenv ("PREREAD_BUILDDIR");
-  g_autofree char *libs = g_build_filename (builddir ? builddir : ".", "plugin", "analyzers", "skin-lesion", ".libs",
-                                            NULL);
-  g_setenv ("PREREAD_ANALYZER_PATH", libs, TRUE);
-}
-
-static gboolean
-module_available (void)
-{
-  use_module ();
-  g_autofree char *out = NULL;
-  if (pr_test_run (&out, NULL, pr_test_preread (), "analyze", "--list", NULL) < 0 || out == NULL)
-    return FALSE;
-  return strstr (out, "skin-lesion") != NULL;
-}
-
 #define REQUIRE_MODULE()                                                                     \
   G_STMT_START                                                                               \
   {                                                                                          \
     PR_TEST_REQUIRE ("img2dcm");                                                             \
     PR_TEST_REQUIRE_STUDY_MAKER ();                                                          \
-    if (!module_available ())                                                                \
+    if (!pr_test_bundled_module_available ("skin-lesion"))                                                                \
       {                                                                                      \
         g_test_skip ("the skin-lesion module is not built (plugin/analyzers/skin-lesion)"); \
         return;                                                                              \
@@ -60,19 +38,13 @@ module_available (void)
   }                                                                                          \
   G_STMT_END
 
-static const char *
-python (void)
-{
-  return g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE) ? "/usr/bin/python3" : "python3";
-}
-
 /* Makes a synthetic photo; returns its known lesion size (JSON line). */
 static JsonObject *
 make_photo (const char *dcm, const char *mask, const char *kind, const char *seed, const char *spacing)
 {
   g_autofree char *script = g_build_filename (pr_test_srcdir (), "plugin", "analyzers", "skin-lesion", "eval",
                                               "sl-make-photo.py", NULL);
-  const char *argv[16] = { python (), script, "--out", dcm, "--kind", kind, "--seed", seed };
+  const char *argv[16] = { pr_test_python (), script, "--out", dcm, "--kind", kind, "--seed", seed };
   int n = 8;
   if (mask)
     argv[n++] = "--mask", argv[n++] = mask;
@@ -316,7 +288,7 @@ test_synthetic (void)
   g_assert_cmpfloat (measured (f, "n-colours"), >=, 3);
   g_assert_cmpstr (category (f), ==, "highly-suspicious");
   g_assert_cmpstr (json_object_get_string_member (r.doc, "priority"), ==, "urgent");
-  g_assert_true (g_str_has_prefix (json_object_get_string_member (r.doc, "summary"), "skin-lesion: highly suspicious"));
+  g_assert_true (g_str_has_prefix (json_object_get_string_member (r.doc, "summary"), "highly suspicious"));
   run_clear (&r);
 
   /* Bare skin: whatever it outlines, it is less sure than of a lesion. */

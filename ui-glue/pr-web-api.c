@@ -364,6 +364,7 @@ static const Route routes[] = {
   { "GET", "analyzers", PR_WEB_ROLE_RADIOLOGIST, get_analyzers },
   { "POST", "analyzers/*/enable", PR_WEB_ROLE_ADMIN, post_enable_analyzer },
   { "GET", "routes", PR_WEB_ROLE_RADIOLOGIST, get_routes },
+  { "POST", "photos", PR_WEB_ROLE_RADIOLOGIST, pr_web_api_post_photo },
   { "GET", "audit", PR_WEB_ROLE_ADMIN, get_audit },
   { "GET", "metrics", PR_WEB_ROLE_RADIOLOGIST, get_metrics },
 };

@@ -22,6 +22,17 @@ typedef struct {
 /* Called when a key image is ready: @path (transfer none) or @error. */
 typedef void (*PrWebImageReady) (const char *path, const GError *error, gpointer user_data);
 
+/* A photo uploaded from the web page (issue: dermatology from a phone). */
+typedef struct {
+  const char *patient_id;       /* required */
+  const char *patient_name;     /* (nullable) */
+  const char *body_site;        /* (nullable) */
+} PrWebPhotoForm;
+
+/* Called when an uploaded photo is in the index (@study_id, @study_uid), or
+ * with @error: G_IO_ERROR_INVALID_DATA when the photo or the form is at fault. */
+typedef void (*PrWebPhotoImported) (gint64 study_id, const char *study_uid, const GError *error, gpointer user_data);
+
 typedef struct {
   gpointer data;
 
@@ -49,6 +60,11 @@ typedef struct {
 
   void (*audit) (gpointer data, const char *user, const char *role, const char *action, const char *target,
                  const char *detail, const char *remote);
+
+  /* Takes a JPEG or PNG @image into the gateway as a DICOM photo of a new
+   * study, as if a modality had sent it; calls @done on the main loop. */
+  void (*import_photo) (gpointer data, GBytes *image, const PrWebPhotoForm *form, const char *user,
+                        PrWebPhotoImported done, gpointer user_data);
 } PrWebBackend;
 
 G_END_DECLS

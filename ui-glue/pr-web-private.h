@@ -26,8 +26,10 @@ typedef struct {
   const char *remote;
 } PrWebRequest;
 
-/* The largest request body accepted (JSON from the web UI is tiny). */
+/* The largest request body accepted (JSON from the web UI is tiny)... */
 #define PR_WEB_MAX_BODY 65536
+/* ...but for a photo, from an authenticated caller (a 48-megapixel phone JPEG is ~15 MB). */
+#define PR_WEB_MAX_PHOTO 33554432
 
 void pr_web_respond_json (SoupServerMessage *msg, guint status, JsonNode *node);
 void pr_web_respond_error (SoupServerMessage *msg, guint status, const char *format, ...) G_GNUC_PRINTF (3, 4);
@@ -41,6 +43,9 @@ void pr_web_api_handle (PrWebRequest *request);
 /* Handles /api/login and /api/logout. */
 void pr_web_api_login (PrWebRequest *request);
 void pr_web_api_logout (PrWebRequest *request);
+
+/* POST /api/photos (pr-web-photos.c). */
+void pr_web_api_post_photo (PrWebRequest *request);
 
 /* A query parameter, or NULL. */
 const char *pr_web_query (PrWebRequest *request, const char *name);

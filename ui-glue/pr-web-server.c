@@ -166,13 +166,24 @@ on_request (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
 static void
 on_headers (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
 {
+  PrWebServer *self = user_data;
   SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
   goffset length = soup_message_headers_get_content_length (h);
   SoupEncoding encoding = soup_message_headers_get_encoding (h);
+  goffset limit = PR_WEB_MAX_BODY;
+  /* A photo may be big, but only someone logged in may send that much. */
+  if (strcmp (path, "/api/photos") == 0 && length > limit)
+    {
+      g_autofree char *session = session_cookie (msg);
+      g_autofree char *bearer = bearer_token (msg);
+      g_autoptr (PrWebCaller) caller = pr_web_auth_check (self->auth, session, bearer);
+      if (caller != NULL)
+        limit = PR_WEB_MAX_PHOTO;
+    }
   if (encoding == SOUP_ENCODING_CHUNKED || encoding == SOUP_ENCODING_EOF)
     pr_web_respond_error (msg, 411, "give the body's length");
-  else if (length > PR_WEB_MAX_BODY)
-    pr_web_respond_error (msg, 413, "the body is larger than %d bytes", PR_WEB_MAX_BODY);
+  else if (length > limit)
+    pr_web_respond_error (msg, 413, "the body is larger than %" G_GOFFSET_FORMAT " bytes", limit);
 }
 
 static gboolean

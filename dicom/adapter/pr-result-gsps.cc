@@ -167,7 +167,7 @@ pr_result_write_gsps (const PrReport *report, const PrResultTarget *target, GErr
         ds->findAndGetOFString (DCM_PhotometricInterpretation, photometric);
         if (photometric != "MONOCHROME1" && photometric != "MONOCHROME2")
           {
-            g_set_error (error, PR_DICOM_ERROR, PR_DICOM_ERROR_INVALID,
+            g_set_error (error, PR_DICOM_ERROR, PR_DICOM_ERROR_NOT_APPLICABLE,
                          "%s is a %s image: a grayscale presentation state does not apply", images[i]->path,
                          photometric.c_str ());
             return FALSE;

@@ -17,6 +17,7 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 
 #include <cstring>
 #include <map>
@@ -36,7 +37,7 @@ struct Item
 
 struct _PrStoreClient
 {
-  std::string calling_ae, called_ae, host;
+  std::string calling_ae, called_ae, host, tls_ca, tls_certificate, tls_key;
   PrStoreClientOptions options;
   std::vector<Item *> items;
 };
@@ -164,6 +165,8 @@ request_association (PrStoreClient *client, T_ASC_Network *net, const Batch &bat
     return pr_set_error_from_condition (error, PR_DICOM_ERROR_FAILED, cond, "cannot create association parameters");
 
   ASC_setAPTitles (params, client->calling_ae.c_str (), client->called_ae.c_str (), NULL);
+  if (client->options.tls)
+    ASC_setTransportLayerType (params, OFTrue);
   g_autofree char *peer = g_strdup_printf ("%s:%u", client->host.c_str (), client->options.port);
   ASC_setPresentationAddresses (params, OFStandard::getHostName ().c_str (), peer);
 
@@ -343,6 +346,15 @@ pr_store_client_new (const PrStoreClientOptions *options)
   client->options.calling_ae = client->calling_ae.c_str ();
   client->options.called_ae = client->called_ae.c_str ();
   client->options.host = client->host.c_str ();
+  /* Copies: the caller's strings need not outlive this call. */
+  const char **tls_files[] = { &client->options.tls_ca, &client->options.tls_certificate, &client->options.tls_key };
+  std::string *copies[] = { &client->tls_ca, &client->tls_certificate, &client->tls_key };
+  for (size_t i = 0; i < 3; i++)
+    if (*tls_files[i] != NULL)
+      {
+        *copies[i] = *tls_files[i];
+        *tls_files[i] = copies[i]->c_str ();
+      }
   if (client->options.acse_timeout_s == 0)
     client->options.acse_timeout_s = 30;
   if (client->options.dimse_timeout_s == 0)
@@ -424,6 +436,53 @@ pr_store_client_get_item (PrStoreClient *client, guint index)
   return &client->items[index]->pub;
 }
 
+/* The TLS layer for @net: BCP 195 ciphers, the peer's certificate required
+ * and checked against the trusted CAs, ours presented when configured. */
+static gboolean
+use_tls (PrStoreClient *client, T_ASC_Network *net, GError **error)
+{
+  const PrStoreClientOptions &o = client->options;
+  if (o.tls_ca == NULL)
+    {
+      g_set_error_literal (error, PR_DICOM_ERROR, PR_DICOM_ERROR_INVALID,
+                           "TLS needs the certificate authorities to trust (tls ca=)");
+      return FALSE;
+    }
+  DcmTLSTransportLayer *layer = new DcmTLSTransportLayer (NET_REQUESTOR, NULL, OFTrue);
+  OFCondition cond = layer->setTLSProfile (TSP_Profile_BCP195_ND);
+  if (cond.good ())
+    cond = layer->activateCipherSuites ();
+  if (cond.good ())
+    cond = layer->addTrustedCertificateFile (o.tls_ca, DCF_Filetype_PEM);
+  if (cond.good () && o.tls_certificate != NULL)
+    {
+      cond = layer->setPrivateKeyFile (o.tls_key ? o.tls_key : o.tls_certificate, DCF_Filetype_PEM);
+      if (cond.good ())
+        cond = layer->setCertificateFile (o.tls_certificate, DCF_Filetype_PEM);
+      if (cond.good () && !layer->checkPrivateKeyMatchesCertificate ())
+        {
+          delete layer;
+          g_set_error (error, PR_DICOM_ERROR, PR_DICOM_ERROR_INVALID, "TLS: the key %s does not match the certificate %s",
+                       o.tls_key ? o.tls_key : o.tls_certificate, o.tls_certificate);
+          return FALSE;
+        }
+    }
+  if (cond.bad ())
+    {
+      delete layer;
+      return pr_set_error_from_condition (error, PR_DICOM_ERROR_INVALID, cond, "TLS cannot be set up");
+    }
+  layer->setCertificateVerification (DCV_requireCertificate);
+  /* The network owns the layer from here (ASC_dropNetwork deletes it). */
+  cond = ASC_setTransportLayer (net, layer, 1);
+  if (cond.bad ())
+    {
+      delete layer;
+      return pr_set_error_from_condition (error, PR_DICOM_ERROR_FAILED, cond, "TLS cannot be set up");
+    }
+  return TRUE;
+}
+
 extern "C" gboolean
 pr_store_client_send (PrStoreClient *client, PrSendProgressFunc progress, gpointer user_data, GError **error)
 {
@@ -440,6 +499,11 @@ pr_store_client_send (PrStoreClient *client, PrSendProgressFunc progress, gpoint
     OFCondition cond = ASC_initializeNetwork (NET_REQUESTOR, 0, (int) client->options.acse_timeout_s, &net);
     if (cond.bad ())
       return pr_set_error_from_condition (error, PR_DICOM_ERROR_NETWORK, cond, "cannot initialise the network layer");
+    if (client->options.tls && !use_tls (client, net, error))
+      {
+        ASC_dropNetwork (&net);
+        return FALSE;
+      }
 
     /* A file that breaks an association (marked interrupted) must not cost
      * the files after it: plan again and go on, as long as each round

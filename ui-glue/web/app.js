@@ -1,5 +1,5 @@
 // app.js: the shell. Who is logged in, the header and navigation, and the
-// hash router (#/worklist, #/study/ID, #/admin/..., #/login) — hash routes
+// hash router (#/worklist, #/study/ID, #/upload, #/admin/..., #/login) — hash routes
 // because the daemon serves the same index.html for "/" only, and a reload
 // must land where the user was.
 import { get, post, onUnauthorized } from './api.js';
@@ -11,11 +11,13 @@ import * as study from './study.js';
 import * as analyzers from './admin-analyzers.js';
 import * as queues from './admin-queues.js';
 import * as config from './admin-config.js';
+import * as upload from './upload.js';
 
 // Each view: mount(container, ctx) -> optional cleanup function.
 const VIEWS = {
   worklist: { mount: worklist.mount, nav: 'worklist', title: 'Worklist' },
   study: { mount: study.mount, nav: 'worklist', title: 'Study' },
+  upload: { mount: upload.mount, nav: 'upload', title: 'Skin photo' },
   'admin/analyzers': { mount: analyzers.mount, nav: 'admin/analyzers', title: 'Analyzers' },
   'admin/jobs': { mount: queues.mountJobs, nav: 'admin/jobs', title: 'Jobs' },
   'admin/outbox': { mount: queues.mountOutbox, nav: 'admin/outbox', title: 'Outbox' },
@@ -24,7 +26,7 @@ const VIEWS = {
 };
 
 const NAV = [
-  ['worklist', 'Worklist'], ['admin/analyzers', 'Analyzers'], ['admin/jobs', 'Jobs'],
+  ['worklist', 'Worklist'], ['upload', 'Skin photo'], ['admin/analyzers', 'Analyzers'], ['admin/jobs', 'Jobs'],
   ['admin/outbox', 'Outbox'], ['admin/routes', 'Routes'], ['admin/audit', 'Audit', true],
 ];
 
@@ -75,6 +77,8 @@ function renderHeader(active) {
       reportError(error);
     }
     me = null;
+    // The last user's messages are not the next one's.
+    replace(document.getElementById('toasts'));
     navigate('#/login');
   });
   replace(header,
@@ -122,11 +126,14 @@ async function route() {
     history.replaceState(null, '', '#/worklist');
   }
   if (path === 'worklist') lastWorklist = location.hash || '#/worklist';
+  // The worklist keeps its filters in the hash with replaceState (no
+  // hashchange); it reports them here so "back" from a study restores them.
+  const remember = (hash) => { lastWorklist = hash; };
   renderHeader(view.nav);
   document.title = `${view.title} · preread`;
   main.className = `view-${view.nav.replace('/', '-')}`;
   replace(main);
-  cleanup = view.mount(main, { me, arg, params, navigate, backHash: lastWorklist }) || null;
+  cleanup = view.mount(main, { me, arg, params, navigate, remember, backHash: lastWorklist }) || null;
   main.focus({ preventScroll: true });
 }
 

@@ -389,11 +389,11 @@ analyze (void *state, PrereadJob *job, const PrereadHost *host)
   char summary[200];
   if (analysed == 0)
     {
-      snprintf (summary, sizeof summary, "skin-lesion: no lesion found in %d photo(s)", photo);
+      snprintf (summary, sizeof summary, "no lesion found in %d photo(s)", photo);
       host->set_priority (job, PREREAD_PRIORITY_ROUTINE, summary);
       return PREREAD_OK;
     }
-  snprintf (summary, sizeof summary, "skin-lesion: %s lesion (TDS %.1f, %d colour%s, asymmetric about %d %s)",
+  snprintf (summary, sizeof summary, "%s lesion (TDS %.1f, %d colour%s, asymmetric about %d %s)",
             sl_category_name (worst), worst_tds, worst_colours, worst_colours == 1 ? "" : "s", worst_axes,
             worst_axes == 1 ? "axis" : "axes");
   if (photo > 1)
