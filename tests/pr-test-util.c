@@ -131,6 +131,8 @@ pr_test_make_tls (const char *dir)
                              "stranger.crt", "-days", "2", "-subj", "/CN=stranger", NULL };
   openssl (dir, ca);
   openssl (dir, stranger);
+  /* TLS clients check an IP address against the subject alternative name. */
+  g_autofree char *extensions = pr_test_write_file (dir, "peer.ext", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   const char *names[] = { "peer", "client" };
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {
@@ -141,7 +143,7 @@ pr_test_make_tls (const char *dir)
       const char *request[] = { "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", subject,
                                 NULL };
       const char *sign[] = { "x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                             "-out", crt, "-days", "2", NULL };
+                             "-out", crt, "-days", "2", i == 0 ? "-extfile" : NULL, "peer.ext", NULL };
       openssl (dir, request);
       openssl (dir, sign);
     }

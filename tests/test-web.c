@@ -764,6 +764,63 @@ test_feedback (void)
   g_assert_nonnull (strstr (metrics, "preread_analyzer_latency_seconds_count{analyzer=\"contract\"} 1\n"));
 }
 
+/* ---- HTTPS ---------------------------------------------------------------------------- */
+
+/* With <web><tls>, the daemon speaks only HTTPS: a client that trusts our CA
+ * logs in and gets a Secure cookie; plain HTTP on that port gets nothing. */
+static void
+test_https (void)
+{
+  PR_TEST_REQUIRE ("openssl");
+  g_autofree char *work = pr_test_make_tmpdir ();
+  g_autofree char *tls = g_build_filename (work, "tls", NULL);
+  pr_test_make_tls (tls);
+  g_autofree char *rad = passwd (RAD_PASSWORD, "rad");
+  g_assert_nonnull (rad);
+  g_autofree char *xml = g_strdup_printf ("<?xml version=\"1.0\"?>\n<preread version=\"1\">\n"
+                                          "  <node ae-title=\"PREREAD\"/>\n"
+                                          "  <web>\n    <tls certificate=\"%s/peer.crt\" key=\"%s/peer.key\"/>\n"
+                                          "    %s  </web>\n</preread>\n",
+                                          tls, tls, rad);
+  g_autofree char *config = pr_test_write_file (work, "preread.xml", xml);
+  g_autofree char *config_arg = g_strdup_printf ("--config=%s", config);
+  const char *args[] = { config_arg, NULL };
+  g_autoptr (PrTestDaemon) daemon = pr_test_daemon_start (NULL, args);
+  g_assert_true (g_str_has_prefix (daemon->web_url, "https://127.0.0.1:"));
+
+  g_autofree char *ca = g_build_filename (tls, "ca.crt", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GTlsDatabase) trusted = g_tls_file_database_new (ca, &error);
+  g_assert_no_error (error);
+  g_autoptr (SoupSession) session = soup_session_new_with_options ("tls-database", trusted, "timeout", 30, NULL);
+  g_autofree char *login_url = g_strconcat (daemon->web_url, "api/login", NULL);
+  g_autoptr (SoupMessage) msg = soup_message_new ("POST", login_url);
+  g_autofree char *body = g_strdup_printf ("{\"user\":\"rad\",\"password\":\"%s\"}", RAD_PASSWORD);
+  g_autoptr (GBytes) bytes = g_bytes_new (body, strlen (body));
+  soup_message_set_request_body_from_bytes (msg, "application/json", bytes);
+  g_autoptr (GBytes) answer = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  const char *cookie = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Set-Cookie");
+  g_test_message ("Set-Cookie: %s", cookie);
+  g_assert_nonnull (strstr (cookie, "; Secure"));
+  const char *hsts = soup_message_headers_get_one (soup_message_get_response_headers (msg), "Strict-Transport-Security");
+  g_assert_nonnull (hsts);
+
+  /* The same port in clear: no answer we would accept as HTTP. */
+  g_autofree char *plain = g_strdup_printf ("http://%s", daemon->web_url + strlen ("https://"));
+  g_autofree char *plain_url = g_strconcat (plain, "api/me", NULL);
+  g_autoptr (SoupSession) clear = soup_session_new_with_options ("timeout", 10, NULL);
+  g_autoptr (SoupMessage) in_clear = soup_message_new ("GET", plain_url);
+  g_autoptr (GError) clear_error = NULL;
+  g_autoptr (GBytes) nothing = soup_session_send_and_read (clear, in_clear, NULL, &clear_error);
+  g_test_message ("plain HTTP to the HTTPS port: %u %s", soup_message_get_status (in_clear),
+                  clear_error ? clear_error->message : "");
+  g_assert_true (clear_error != NULL || soup_message_get_status (in_clear) >= 400);
+  pr_test_daemon_stop (daemon);
+  pr_test_remove_tree (work);
+}
+
 /* ---- photos from a phone ---------------------------------------------------------------- */
 
 static guint
@@ -985,6 +1042,7 @@ main (int argc, char **argv)
   g_test_add_func ("/web/feedback", test_feedback);
   g_test_add_func ("/web/outbox-actions", test_outbox_actions);
   g_test_add_func ("/web/photo-upload", test_photo_upload);
+  g_test_add_func ("/web/https", test_https);
   g_test_add_func ("/web/lockout", test_lockout);
   gboolean started = world_start ();
   int status = g_test_run ();
