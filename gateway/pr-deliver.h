@@ -2,7 +2,9 @@
  *
  * `preread __deliver BATCH-FILE` reads the batch (the peer, and item ids
  * with their files), sends every file with C-STORE in as few associations
- * as it can, and reports each item on stdout as soon as it is settled:
+ * as it can (over TLS when the peer has <tls>), or, for an HL7 peer, each
+ * message over MLLP (pr-hl7-deliver.h), and reports each item on stdout as
+ * soon as it is settled:
  *
  *   ok ID STATUS                      stored (STATUS: the DIMSE status, hex)
  *   fail ID transient STATUS TEXT     try again later

@@ -2,7 +2,8 @@
  *
  * Every two seconds (and when woken) it looks for peers with due items and
  * starts, per peer, one delivery child (`preread __deliver`, pr-deliver.h)
- * with a batch of that peer's most urgent items. As the child reports each
+ * with a batch of that peer's most urgent items (DICOM objects, or HL7
+ * result notices for an hl7-mllp peer: gateway/HL7.md). As the child reports each
  * item: stored items are sent; permanent failures (SOP class not
  * supported, an invalid object, a rejected association) become dead letters
  * at once; transient ones (connection refused, timeout, out of resources)
