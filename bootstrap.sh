@@ -4,6 +4,7 @@
 #   ./bootstrap.sh serve [preread serve options]   install, build, run the gateway
 #   ./bootstrap.sh check                           install, build, run the test suite
 #   ./bootstrap.sh deps                            only install the Debian packages
+#   ./bootstrap.sh packages                        print the Debian packages needed
 #
 # Installing packages needs root (it uses sudo when available). Everything
 # else builds in this folder; nothing is installed system-wide.
@@ -92,6 +93,10 @@ summarize() {
 command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
+    packages)
+        # The Debian packages the build and the tests need, one line (.ci/run installs them).
+        echo $BUILD_PACKAGES $TOOL_PACKAGES
+        ;;
     deps)
         install_deps
         install_browser_test_deps
@@ -114,7 +119,7 @@ case "$command" in
         exit $status
         ;;
     *)
-        sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

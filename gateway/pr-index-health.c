@@ -91,13 +91,13 @@ static PrAnalyzerHealth *
 health_from_row (sqlite3_stmt *stmt)
 {
   PrAnalyzerHealth *h = g_new0 (PrAnalyzerHealth, 1);
-  h->analyzer = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  h->analyzer = pr_index_column_text (stmt, 0);
   h->consecutive_failures = (guint) sqlite3_column_int (stmt, 1);
-  h->last_failure = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+  h->last_failure = pr_index_column_text (stmt, 2);
   h->last_failure_at_us = sqlite3_column_int64 (stmt, 3);
   h->quarantined_at_us = sqlite3_column_int64 (stmt, 4);
-  h->quarantine_reason = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-  h->file_signature = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+  h->quarantine_reason = pr_index_column_text (stmt, 5);
+  h->file_signature = pr_index_column_text (stmt, 6);
   return h;
 }
 

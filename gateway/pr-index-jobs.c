@@ -65,10 +65,10 @@ job_from_row (sqlite3_stmt *stmt)
   job->id = sqlite3_column_int64 (stmt, 0);
   job->route_run_id = sqlite3_column_int64 (stmt, 1);
   job->study_id = sqlite3_column_int64 (stmt, 2);
-  job->route = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-  job->analyzer = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
-  job->series_uids = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-  job->parameters = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
+  job->route = pr_index_column_text (stmt, 3);
+  job->analyzer = pr_index_column_text (stmt, 4);
+  job->series_uids = pr_index_column_text (stmt, 5);
+  job->parameters = pr_index_column_text (stmt, 6);
   job->priority = sqlite3_column_int (stmt, 7);
   pr_job_state_from_string ((const char *) sqlite3_column_text (stmt, 8), &job->state);
   job->attempts = sqlite3_column_int (stmt, 9);
@@ -78,9 +78,9 @@ job_from_row (sqlite3_stmt *stmt)
   job->created_at_us = sqlite3_column_int64 (stmt, 13);
   job->started_at_us = sqlite3_column_int64 (stmt, 14);
   job->finished_at_us = sqlite3_column_int64 (stmt, 15);
-  job->reason = g_strdup ((const char *) sqlite3_column_text (stmt, 16));
-  job->summary = g_strdup ((const char *) sqlite3_column_text (stmt, 17));
-  job->result_priority = g_strdup ((const char *) sqlite3_column_text (stmt, 18));
+  job->reason = pr_index_column_text (stmt, 16);
+  job->summary = pr_index_column_text (stmt, 17);
+  job->result_priority = pr_index_column_text (stmt, 18);
   return job;
 }
 

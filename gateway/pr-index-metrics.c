@@ -57,36 +57,44 @@ latency_summary (PrIndex *index, GString *out)
     }
 }
 
+/* Each metric is one query: one row per label value, or a single number. */
+static const struct {
+  const char *name, *type, *help, *sql;
+} metrics[] = {
+  { "preread_associations_total", "counter", "DICOM associations accepted",
+    "SELECT count (*) FROM associations" },
+  { "preread_instances_total", "counter", "Instances stored",
+    "SELECT count (*) FROM instances" },
+  { "preread_received_bytes_total", "counter", "Bytes of instances stored",
+    "SELECT coalesce (sum (size), 0) FROM instances" },
+  { "preread_studies", "gauge", "Studies by state",
+    "SELECT state, count (*) FROM studies GROUP BY state" },
+  { "preread_jobs", "gauge", "Analysis jobs by state",
+    "SELECT state, count (*) FROM jobs GROUP BY state" },
+  { "preread_analyzer_queue_depth", "gauge", "Jobs waiting, by analyzer",
+    "SELECT analyzer, count (*) FROM jobs WHERE state = 'queued' GROUP BY analyzer" },
+  { "preread_analyzer_runs_total", "counter", "Finished analyzer runs by analyzer",
+    "SELECT analyzer, count (*) FROM jobs WHERE state NOT IN ('queued', 'running') GROUP BY analyzer" },
+  { "preread_outbox_items", "gauge", "Deliveries by state",
+    "SELECT state, count (*) FROM outbox GROUP BY state" },
+  { "preread_outbox_retries_total", "counter", "Delivery attempts beyond the first",
+    "SELECT coalesce (sum (max (attempts - 1, 0)), 0) FROM outbox" },
+  { "preread_dead_letters", "gauge", "Deliveries given up, waiting for an administrator",
+    "SELECT count (*) FROM outbox WHERE state = 'dead'" },
+  { "preread_result_objects_total", "counter", "Result objects made by kind",
+    "SELECT kind, count (*) FROM results GROUP BY kind" },
+  { "preread_feedback_total", "counter", "Radiologist feedback by verdict",
+    "SELECT verdict, count (*) FROM feedback GROUP BY verdict" },
+  { "preread_quarantined_analyzers", "gauge", "Analyzers in quarantine",
+    "SELECT count (*) FROM analyzer_health WHERE quarantined_at IS NOT NULL" },
+};
+
 char *
 pr_ui_metrics (PrIndex *index, GError **error)
 {
   GString *out = g_string_new (NULL);
-  metric_rows (index, out, "preread_associations_total", "counter", "DICOM associations accepted",
-               "SELECT count (*) FROM associations");
-  metric_rows (index, out, "preread_instances_total", "counter", "Instances stored",
-               "SELECT count (*) FROM instances");
-  metric_rows (index, out, "preread_received_bytes_total", "counter", "Bytes of instances stored",
-               "SELECT coalesce (sum (size), 0) FROM instances");
-  metric_rows (index, out, "preread_studies", "gauge", "Studies by state",
-               "SELECT state, count (*) FROM studies GROUP BY state");
-  metric_rows (index, out, "preread_jobs", "gauge", "Analysis jobs by state",
-               "SELECT state, count (*) FROM jobs GROUP BY state");
-  metric_rows (index, out, "preread_analyzer_queue_depth", "gauge", "Jobs waiting, by analyzer",
-               "SELECT analyzer, count (*) FROM jobs WHERE state = 'queued' GROUP BY analyzer");
-  metric_rows (index, out, "preread_analyzer_runs_total", "counter", "Finished analyzer runs by analyzer",
-               "SELECT analyzer, count (*) FROM jobs WHERE state NOT IN ('queued', 'running') GROUP BY analyzer");
+  for (gsize i = 0; i < G_N_ELEMENTS (metrics); i++)
+    metric_rows (index, out, metrics[i].name, metrics[i].type, metrics[i].help, metrics[i].sql);
   latency_summary (index, out);
-  metric_rows (index, out, "preread_outbox_items", "gauge", "Deliveries by state",
-               "SELECT state, count (*) FROM outbox GROUP BY state");
-  metric_rows (index, out, "preread_outbox_retries_total", "counter", "Delivery attempts beyond the first",
-               "SELECT coalesce (sum (max (attempts - 1, 0)), 0) FROM outbox");
-  metric_rows (index, out, "preread_dead_letters", "gauge", "Deliveries given up, waiting for an administrator",
-               "SELECT count (*) FROM outbox WHERE state = 'dead'");
-  metric_rows (index, out, "preread_result_objects_total", "counter", "Result objects made by kind",
-               "SELECT kind, count (*) FROM results GROUP BY kind");
-  metric_rows (index, out, "preread_feedback_total", "counter", "Radiologist feedback by verdict",
-               "SELECT verdict, count (*) FROM feedback GROUP BY verdict");
-  metric_rows (index, out, "preread_quarantined_analyzers", "gauge", "Analyzers in quarantine",
-               "SELECT count (*) FROM analyzer_health WHERE quarantined_at IS NOT NULL");
   return g_string_free (out, FALSE);
 }

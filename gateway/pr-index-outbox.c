@@ -36,22 +36,22 @@ item_from_row (sqlite3_stmt *stmt)
 {
   PrOutboxItem *item = g_new0 (PrOutboxItem, 1);
   item->id = sqlite3_column_int64 (stmt, 0);
-  item->kind = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-  item->result_kind = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
+  item->kind = pr_index_column_text (stmt, 1);
+  item->result_kind = pr_index_column_text (stmt, 2);
   item->study_id = sqlite3_column_int64 (stmt, 3);
   item->job_id = sqlite3_column_int64 (stmt, 4);
-  item->route = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-  item->peer = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
-  item->sop_instance_uid = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
-  item->path = g_strdup ((const char *) sqlite3_column_text (stmt, 8));
-  item->state = g_strdup ((const char *) sqlite3_column_text (stmt, 9));
+  item->route = pr_index_column_text (stmt, 5);
+  item->peer = pr_index_column_text (stmt, 6);
+  item->sop_instance_uid = pr_index_column_text (stmt, 7);
+  item->path = pr_index_column_text (stmt, 8);
+  item->state = pr_index_column_text (stmt, 9);
   item->attempts = sqlite3_column_int (stmt, 10);
   item->priority = sqlite3_column_int (stmt, 11);
   item->next_attempt_at_us = sqlite3_column_int64 (stmt, 12);
   item->created_at_us = sqlite3_column_int64 (stmt, 13);
   item->retry_from_us = sqlite3_column_int64 (stmt, 14);
   item->sent_at_us = sqlite3_column_int64 (stmt, 15);
-  item->last_error = g_strdup ((const char *) sqlite3_column_text (stmt, 16));
+  item->last_error = pr_index_column_text (stmt, 16);
   item->dimse_status = sqlite3_column_int (stmt, 17);
   return item;
 }
@@ -100,7 +100,7 @@ pr_index_outbox_due_peers (PrIndex *index, gint64 now_us, GError **error)
   g_autoptr (GPtrArray) peers = g_ptr_array_new_with_free_func (g_free);
   int rc;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (peers, g_strdup ((const char *) sqlite3_column_text (stmt, 0)));
+    g_ptr_array_add (peers, pr_index_column_text (stmt, 0));
   if (rc != SQLITE_DONE)
     {
       pr_index_fail (index, error, "listing peers with due deliveries");

@@ -34,6 +34,9 @@ gboolean pr_index_exec (PrIndex *index, const char *sql, GError **error);
 /* Binds a string, or NULL when @value is NULL. */
 void pr_index_bind_text (sqlite3_stmt *stmt, int column, const char *value);
 
+/* A text column as a new string, or NULL for SQL NULL. */
+char *pr_index_column_text (sqlite3_stmt *stmt, int column);
+
 /* Steps a statement that returns no rows. */
 gboolean pr_index_step_done (PrIndex *index, sqlite3_stmt *stmt, GError **error, const char *what);
 

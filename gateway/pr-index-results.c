@@ -71,54 +71,33 @@ insert_object (PrIndex *index, gint64 job_id, const PrResultObject *o, gint64 no
   return pr_index_step_done (index, stmt, error, "recording a result object");
 }
 
+/* One outbox row for the job's route run. @failure (nullable) makes it a
+ * dead letter at once, with that reason: nothing that could not be
+ * resolved or made is retried, or dropped in silence. */
 static gboolean
-insert_delivery (PrIndex *index, gint64 job_id, const PrResultObject *o, const PrResultDestination *d, int priority,
-                 gint64 now, GError **error)
+insert_outbox_item (PrIndex *index, gint64 job_id, const char *kind, const char *result_kind, const char *peer,
+                    const char *identifier, const char *path, const char *failure, int priority, gint64 now,
+                    GError **error)
 {
   g_autoptr (PrStmt) stmt = pr_index_statement (
     index,
     "INSERT OR IGNORE INTO outbox (kind, study_id, route_run_id, job_id, route, peer, sop_instance_uid, path, state,"
     " last_error, created_at, retry_from, priority, result_kind)"
-    " SELECT 'result', study_id, route_run_id, id, route, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9 FROM jobs WHERE id = ?1",
+    " SELECT ?9, study_id, route_run_id, id, route, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?10 FROM jobs WHERE id = ?1",
     error);
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, job_id);
-  pr_index_bind_text (stmt, 2, d->peer);
-  pr_index_bind_text (stmt, 3, o->sop_instance_uid);
-  pr_index_bind_text (stmt, 4, o->path);
-  /* A destination that could not be resolved (the sender is no configured
-   * peer) is a dead letter at once, with the reason: nothing to retry. */
-  sqlite3_bind_text (stmt, 5, d->peer ? "pending" : "dead", -1, SQLITE_STATIC);
-  pr_index_bind_text (stmt, 6, d->unresolved_reason);
+  pr_index_bind_text (stmt, 2, peer);
+  pr_index_bind_text (stmt, 3, identifier);
+  pr_index_bind_text (stmt, 4, path);
+  sqlite3_bind_text (stmt, 5, failure ? "dead" : "pending", -1, SQLITE_STATIC);
+  pr_index_bind_text (stmt, 6, failure);
   sqlite3_bind_int64 (stmt, 7, now);
   sqlite3_bind_int (stmt, 8, priority);
-  pr_index_bind_text (stmt, 9, o->kind);
-  return pr_index_step_done (index, stmt, error, "adding a result to the outbox");
-}
-
-static gboolean
-insert_notice (PrIndex *index, gint64 job_id, const PrResultNotice *n, int priority, gint64 now, GError **error)
-{
-  g_autoptr (PrStmt) stmt = pr_index_statement (
-    index,
-    "INSERT OR IGNORE INTO outbox (kind, study_id, route_run_id, job_id, route, peer, sop_instance_uid, path, state,"
-    " last_error, created_at, retry_from, priority, result_kind)"
-    " SELECT 'hl7', study_id, route_run_id, id, route, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, 'oru' FROM jobs WHERE id = ?1",
-    error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, job_id);
-  pr_index_bind_text (stmt, 2, n->peer);
-  pr_index_bind_text (stmt, 3, n->control_id);
-  pr_index_bind_text (stmt, 4, n->path);
-  /* A notice that could not be made waits for an administrator, with why:
-   * never dropped in silence. */
-  sqlite3_bind_text (stmt, 5, n->error ? "dead" : "pending", -1, SQLITE_STATIC);
-  pr_index_bind_text (stmt, 6, n->error);
-  sqlite3_bind_int64 (stmt, 7, now);
-  sqlite3_bind_int (stmt, 8, priority);
-  return pr_index_step_done (index, stmt, error, "adding an HL7 notice to the outbox");
+  pr_index_bind_text (stmt, 9, kind);
+  pr_index_bind_text (stmt, 10, result_kind);
+  return pr_index_step_done (index, stmt, error, "adding to the outbox");
 }
 
 gboolean
@@ -160,10 +139,22 @@ pr_index_record_results (PrIndex *index, gint64 job_id, GPtrArray *objects, cons
       ok = insert_object (index, job_id, o, now, error);
       for (guint d = 0; ok && d < n_destinations; d++)
         if (destination_takes (&destinations[d], o->kind))
-          ok = insert_delivery (index, job_id, o, &destinations[d], priority, now, error);
+          {
+            /* One that could not be resolved (the sender is no configured peer) is dead at once. */
+            const PrResultDestination *to = &destinations[d];
+            ok = insert_outbox_item (index, job_id, "result", o->kind, to->peer, o->sop_instance_uid, o->path,
+                                     to->peer                  ? NULL
+                                     : to->unresolved_reason ? to->unresolved_reason
+                                                             : "the destination names no peer",
+                                     priority, now, error);
+          }
     }
   for (guint i = 0; ok && notices && i < notices->len; i++)
-    ok = insert_notice (index, job_id, notices->pdata[i], priority, now, error);
+    {
+      const PrResultNotice *n = notices->pdata[i];
+      ok = insert_outbox_item (index, job_id, "hl7", "oru", n->peer, n->control_id, n->path, n->error, priority, now,
+                               error);
+    }
   if (ok)
     {
       g_autoptr (PrStmt) stmt = pr_index_statement (
@@ -214,11 +205,11 @@ pr_index_list_results (PrIndex *index, gint64 job_id, GError **error)
       o->id = sqlite3_column_int64 (stmt, 0);
       o->job_id = sqlite3_column_int64 (stmt, 1);
       o->study_id = sqlite3_column_int64 (stmt, 2);
-      o->kind = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-      o->sop_class_uid = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
-      o->sop_instance_uid = g_strdup ((const char *) sqlite3_column_text (stmt, 5));
-      o->series_instance_uid = g_strdup ((const char *) sqlite3_column_text (stmt, 6));
-      o->path = g_strdup ((const char *) sqlite3_column_text (stmt, 7));
+      o->kind = pr_index_column_text (stmt, 3);
+      o->sop_class_uid = pr_index_column_text (stmt, 4);
+      o->sop_instance_uid = pr_index_column_text (stmt, 5);
+      o->series_instance_uid = pr_index_column_text (stmt, 6);
+      o->path = pr_index_column_text (stmt, 7);
       g_ptr_array_add (list, o);
     }
   if (rc != SQLITE_DONE)
@@ -248,14 +239,9 @@ pr_index_installation_id (PrIndex *index, GError **error)
       pr_index_fail (index, error, "reading the installation id");
       return NULL;
     }
-  return g_strdup ((const char *) sqlite3_column_text (select, 0));
+  return pr_index_column_text (select, 0);
 }
 
-static char *
-column_text (sqlite3_stmt *stmt, int column)
-{
-  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
-}
 
 PrHl7Oru *
 pr_index_get_hl7_oru (PrIndex *index, gint64 job_id, GError **error)
@@ -282,17 +268,17 @@ pr_index_get_hl7_oru (PrIndex *index, gint64 job_id, GError **error)
     }
   PrHl7Oru *oru = g_new0 (PrHl7Oru, 1);
   oru->job_id = job_id;
-  oru->patient_id = column_text (stmt, 0);
-  oru->patient_name = column_text (stmt, 1);
-  oru->patient_birth_date = column_text (stmt, 2);
-  oru->patient_sex = column_text (stmt, 3);
-  oru->accession_number = column_text (stmt, 4);
-  oru->study_instance_uid = column_text (stmt, 5);
-  oru->study_description = column_text (stmt, 6);
-  oru->analyzer = column_text (stmt, 7);
-  oru->analyzer_version = column_text (stmt, 8);
+  oru->patient_id = pr_index_column_text (stmt, 0);
+  oru->patient_name = pr_index_column_text (stmt, 1);
+  oru->patient_birth_date = pr_index_column_text (stmt, 2);
+  oru->patient_sex = pr_index_column_text (stmt, 3);
+  oru->accession_number = pr_index_column_text (stmt, 4);
+  oru->study_instance_uid = pr_index_column_text (stmt, 5);
+  oru->study_description = pr_index_column_text (stmt, 6);
+  oru->analyzer = pr_index_column_text (stmt, 7);
+  oru->analyzer_version = pr_index_column_text (stmt, 8);
   oru->observed_at_us = sqlite3_column_int64 (stmt, 9);
   oru->priority = pr_result_priority_from_string ((const char *) sqlite3_column_text (stmt, 10));
-  oru->summary = column_text (stmt, 11);
+  oru->summary = pr_index_column_text (stmt, 11);
   return oru;
 }

@@ -5,11 +5,6 @@
 
 #include <string.h>
 
-static char *
-column_text (sqlite3_stmt *stmt, int column)
-{
-  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
-}
 
 static void
 series_free (PrIndexSeries *s)
@@ -55,9 +50,9 @@ pr_index_get_study (PrIndex *index, gint64 study_id, GError **error)
     }
   g_autoptr (PrIndexStudy) study = g_new0 (PrIndexStudy, 1);
   study->id = study_id;
-  study->study_uid = column_text (stmt, 0);
-  study->calling_ae = column_text (stmt, 1);
-  study->called_ae = column_text (stmt, 2);
+  study->study_uid = pr_index_column_text (stmt, 0);
+  study->calling_ae = pr_index_column_text (stmt, 1);
+  study->called_ae = pr_index_column_text (stmt, 2);
   study->instance_count = (guint) sqlite3_column_int (stmt, 3);
   study->routed_instances = (guint) sqlite3_column_int (stmt, 4);
   study->last_received_at_us = sqlite3_column_int64 (stmt, 5);
@@ -76,8 +71,8 @@ pr_index_get_study (PrIndex *index, gint64 study_id, GError **error)
     {
       PrIndexSeries *s = g_new0 (PrIndexSeries, 1);
       s->id = sqlite3_column_int64 (series, 0);
-      s->series_uid = column_text (series, 1);
-      s->attributes_json = column_text (series, 2);
+      s->series_uid = pr_index_column_text (series, 1);
+      s->attributes_json = pr_index_column_text (series, 2);
       s->instance_count = (guint) sqlite3_column_int (series, 3);
       s->first_received_at_us = sqlite3_column_int64 (series, 4);
       g_ptr_array_add (study->series, s);
@@ -266,9 +261,9 @@ pr_index_list_series_instances (PrIndex *index, const char *series_uid, GError *
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       PrIndexInstance *i = g_new0 (PrIndexInstance, 1);
-      i->sop_instance_uid = column_text (stmt, 0);
-      i->sop_class_uid = column_text (stmt, 1);
-      i->path = column_text (stmt, 2);
+      i->sop_instance_uid = pr_index_column_text (stmt, 0);
+      i->sop_class_uid = pr_index_column_text (stmt, 1);
+      i->path = pr_index_column_text (stmt, 2);
       i->instance_number = sqlite3_column_int (stmt, 3);
       g_ptr_array_add (instances, i);
     }
@@ -293,5 +288,5 @@ pr_index_get_route_run_results_to (PrIndex *index, gint64 route_run_id, GError *
       g_set_error (error, PR_INDEX_ERROR, PR_INDEX_ERROR_NOT_FOUND, "no route run %" G_GINT64_FORMAT, route_run_id);
       return NULL;
     }
-  return column_text (stmt, 0);
+  return pr_index_column_text (stmt, 0);
 }

@@ -56,6 +56,12 @@ pr_index_statement (PrIndex *index, const char *sql, GError **error)
   return stmt;
 }
 
+char *
+pr_index_column_text (sqlite3_stmt *stmt, int column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
 void
 pr_index_bind_text (sqlite3_stmt *stmt, int column, const char *value)
 {
