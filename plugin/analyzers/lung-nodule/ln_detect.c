@@ -265,8 +265,11 @@ find_maxima (const LnVol *g0, const LnVol *g1, const LnScan *scan, const LnLungs
 /* Greedy non-maximum suppression across scales: a candidate closer to a
  * better-scored one than 0.8 of the sum of their scales (at least 2 mm) is
  * the same blob; a small blob at the edge of a large one stays separate
- * (their segmentations merge later if they are one nodule). Stops when
- * @max_keep are kept. */
+ * (their segmentations merge later if they are one nodule). The kept one
+ * remembers the largest scale it absorbed: a big nodule's best-ranked
+ * maximum is often a small-scale one on its surface texture, and the
+ * segmentation needs room for the whole nodule. Stops when @max_keep are
+ * kept. */
 static int
 suppress (List *all, const LnScan *scan, int max_keep, LnCandidate **out, int *n_out)
 {
@@ -292,9 +295,15 @@ suppress (List *all, const LnScan *scan, int max_keep, LnCandidate **out, int *n
           if (r < 2.0)
             r = 2.0;
           same = d2 < r * r;
+          if (same && c->sigma > kept[j].extent_sigma)
+            kept[j].extent_sigma = c->sigma;
         }
       if (!same)
-        kept[n++] = *c;
+        {
+          kept[n] = *c;
+          kept[n].extent_sigma = c->sigma;
+          n++;
+        }
     }
   *out = kept;
   *n_out = n;

@@ -178,6 +178,7 @@ typedef struct {
   double eig[3];                /* Hessian eigenvalues at the scale, |e0| >= |e1| >= |e2|, HU/mm^2 * sigma^2 */
   double blob;                  /* cube root of -e0 e1 e2 when all are negative, else 0: blob-ness in HU */
   double triage;                /* the first-stage classifier's score (ln_triage) */
+  double extent_sigma;          /* the largest scale among the maxima merged into this one, mm */
 } LnCandidate;
 
 /* Finds blob candidates inside the lung envelope: every local maximum of

@@ -25,7 +25,8 @@ and their mean (CPM, the LUNA16 metric) with a bootstrap 95 % interval over
 cases; the same for nodules of 6 mm and more; sensitivity and diameter error
 by size, density and attachment; Lung-RADS agreement; at the default operating
 point (min-confidence from ln_classifier_model.h) the sensitivity and false
-positives per scan.
+positives per scan. --json also lists every inserted nodule with its best
+match ("per_nodule"), for looking into the misses.
 
 --expert: the real CT's series (each alone, and the whole study) are analysed
 with the default parameters; the tumour is found when a reported nodule's
@@ -135,6 +136,9 @@ def report_inserted(args, cases, out):
               "max_sensitivity": sum(1 for s in tp if s is not None) / total_truth,
               "fp_per_scan_all": len(fp) / n_scans,
               "seconds_per_case": float(np.mean([c["seconds"] for c in cases]))}
+
+    # Every true nodule with its best match, for looking into the misses.
+    result["per_nodule"] = [dict(n, case=os.path.basename(c["folder"]), detected=d) for n, d, c in rows]
 
     lines = []
     w = lines.append

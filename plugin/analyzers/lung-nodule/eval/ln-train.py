@@ -1,17 +1,20 @@
 #!/usr/bin/python3
 """Train the lung-nodule analyzer's classifier and write ln_classifier_model.h.
 
-    ln-train.py [--preread BIN] [--work DIR] [--series B] [--cases 24]
+    ln-train.py [--preread BIN] [--work DIR] [--series L] [--cases 32]
                 [--seed-base 1001] [--count 12] [--seed 2024] [--cc cc]
                 [--out plugin/analyzers/lung-nodule/ln_classifier_model.h]
 
-Training data never overlaps the evaluation's: nodules are inserted
-(ln-insert.py) into the real CT's *other* series (--series B, the soft-tissue
-kernel reconstruction; ln-froc.py evaluates on series L, the lung kernel) with
-seeds from --seed-base (1001 on; the evaluation uses 1 on). The expert-boxed
-tumour is in the ground truth's ignore regions: no candidate on it is used.
-Both series show the same patient, so the classifier has seen this patient's
-vessels through the other kernel: EVALUATION.md says what that means.
+Training data never overlaps the evaluation's nodules: they are inserted
+(ln-insert.py) with seeds from --seed-base (1001 on; ln-froc.py evaluates
+seeds 1 on) into the real CT's lung-kernel series (--series L, the one the
+gateway reads; ln-froc.py evaluates on it too), each case with correlated
+noise added. The expert-boxed tumour is in the ground truth's ignore regions:
+no candidate on it is used. Disjoint seeds are disjoint placements, but the
+patient is the same: the classifier has seen this patient's vessels and
+pleura. EVALUATION.md says what that means. (--series B, the soft-tissue
+kernel, trains on the other reconstruction; its operating point transferred
+badly to the lung kernel.)
 
 The analyzer itself produces the training data, so that it learns from exactly
 what it will see:
@@ -308,8 +311,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preread", default=os.environ.get("PREREAD_BINARY", "preread"))
     ap.add_argument("--work", default="/tmp/ln-train")
-    ap.add_argument("--series", default="B", choices=sorted(C.SERIES))
-    ap.add_argument("--cases", type=int, default=24)
+    ap.add_argument("--series", default="L", choices=sorted(C.SERIES))
+    ap.add_argument("--cases", type=int, default=32)
     ap.add_argument("--seed-base", type=int, default=1001)
     ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--sizes", default="luna16")
