@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Train the lung-nodule analyzer's classifier and write ln_classifier_model.h.
 
-    ln-train.py [--preread BIN] [--work DIR] [--series L] [--cases 32]
+    ln-train.py [--preread BIN] [--work DIR] [--series L] [--cases 64]
                 [--seed-base 1001] [--count 12] [--seed 2024] [--cc cc]
                 [--out plugin/analyzers/lung-nodule/ln_classifier_model.h]
 
@@ -312,7 +312,7 @@ def main():
     ap.add_argument("--preread", default=os.environ.get("PREREAD_BINARY", "preread"))
     ap.add_argument("--work", default="/tmp/ln-train")
     ap.add_argument("--series", default="L", choices=sorted(C.SERIES))
-    ap.add_argument("--cases", type=int, default=32)
+    ap.add_argument("--cases", type=int, default=64)
     ap.add_argument("--seed-base", type=int, default=1001)
     ap.add_argument("--count", type=int, default=12)
     ap.add_argument("--sizes", default="luna16")
