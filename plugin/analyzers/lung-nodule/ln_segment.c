@@ -717,7 +717,7 @@ ln_segment (const LnScan *scan, const LnLungs *lungs, const LnCandidate *cand, L
         }
       free (ring);
       /* The kernel's blur leaves a tail of the solid part in the ring
-       * whose height grows with the solid part's contrast (12-14 % of it
+       * whose height grows with the solid part's contrast (11-16 % of it
        * on inserted solid nodules of the training cases, lung kernel,
        * 5 mm): a halo must stand above that as well as above HALO_HU. */
       if (halo - b >= fmax (HALO_HU, HALO_TAIL * contrast))
