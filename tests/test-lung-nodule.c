@@ -25,6 +25,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "pr-test-analysis.h"
 #include "pr-test-util.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -80,49 +81,6 @@ make_phantom (const char *dir, ...)
   if (status != 0)
     g_error ("ln-phantom.py failed (%d): %s", status, err ? err : "");
   return parse_object (out);
-}
-
-typedef struct {
-  int status;
-  char *log;
-  char *stdout_text;
-  JsonParser *parser;
-  JsonObject *doc;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->log);
-  g_free (r->stdout_text);
-  g_clear_object (&r->parser);
-}
-
-/* preread analyze -a lung-nodule INPUT, keeping the job folder in
- * @work/@name so that analyzer.log can be read. */
-static void
-analyze (Run *r, const char *work, const char *name, const char *input)
-{
-  g_autofree char *job = g_build_filename (work, name, NULL);
-  const char *argv[] = { pr_test_preread (), "analyze", "-a", "lung-nodule", "-q", "--output", job, input, NULL };
-  g_autofree char *err = NULL;
-  memset (r, 0, sizeof *r);
-  r->status = pr_test_runv (&r->stdout_text, &err, argv);
-  g_test_message ("preread analyze %s exited %d; stderr:\n%s", name, r->status, err);
-  g_autofree char *log_path = g_build_filename (job, "analyzer.log", NULL);
-  g_file_get_contents (log_path, &r->log, NULL, NULL);
-  r->parser = json_parser_new ();
-  if (r->stdout_text && json_parser_load_from_data (r->parser, r->stdout_text, -1, NULL) &&
-      json_parser_get_root (r->parser))
-    r->doc = json_node_get_object (json_parser_get_root (r->parser));
-}
-
-static void
-assert_nothing_refused (Run *r)
-{
-  g_assert_nonnull (r->doc);
-  g_assert_cmpint (json_object_get_int_member_with_default (r->doc, "refused_findings", 0), ==, 0);
-  g_assert_null (r->log ? strstr (r->log, "refused") : NULL);
 }
 
 /* An array member, or NULL when absent. */
@@ -293,10 +251,10 @@ test_synthetic (void)
   double spacing = json_object_get_double_member (truth, "slice_spacing_mm");
   JsonArray *nodules = json_object_get_array_member (truth, "nodules");
 
-  Run r;
-  analyze (&r, work, "job-chest", series);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "lung-nodule", work, "job-chest", series, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "done");
   assert_priority_follows (r.doc);
   g_test_message ("summary: %s", json_object_get_string_member (r.doc, "summary"));
@@ -345,7 +303,7 @@ test_synthetic (void)
   g_assert_cmpstr (evaluation (f, "lungrads-v2022"), ==, "lungrads-4B");
   g_assert_cmpstr (json_object_get_string_member (r.doc, "priority"), ==, "urgent");
   g_assert_nonnull (strstr (json_object_get_string_member (r.doc, "summary"), "4B"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 
@@ -358,27 +316,27 @@ test_declines (void)
   /* A head CT, by its description. */
   g_autofree char *head = g_build_filename (work, "head", NULL);
   g_autoptr (JsonObject) unused = make_phantom (head, "--body-part", "HEAD", "--length", "60", "--no-lungs", NULL);
-  Run r;
-  analyze (&r, work, "job-head", head);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "lung-nodule", work, "job-head", head, NULL);
   g_assert_cmpint (r.status, ==, 3);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "declined");
   const char *message = json_object_get_string_member (r.doc, "message");
   g_test_message ("head CT: %s", message);
   g_assert_nonnull (strstr (message, "not a chest CT"));
   g_assert_nonnull (strstr (message, "HEAD"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
 
   /* Nothing says what it is, and it has no lungs: declined by content. */
   g_autofree char *belly = g_build_filename (work, "belly", NULL);
   g_autoptr (JsonObject) unused2 = make_phantom (belly, "--body-part", "", "--description", "SYNTHETIC",
                                                   "--length", "100", "--no-lungs", NULL);
-  analyze (&r, work, "job-belly", belly);
+  pr_test_analyze (&r, "lung-nodule", work, "job-belly", belly, NULL);
   g_assert_cmpint (r.status, ==, 3);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "declined");
   message = json_object_get_string_member (r.doc, "message");
   g_test_message ("CT without lungs: %s", message);
   g_assert_nonnull (strstr (message, "no lungs found"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 
@@ -397,10 +355,10 @@ test_real_ct (void)
       return;
     }
   g_autofree char *work = pr_test_make_tmpdir ();
-  Run r;
-  analyze (&r, work, "job-real", study);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "lung-nodule", work, "job-real", study, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "done");
   assert_priority_follows (r.doc);
   g_autofree char *findings = g_build_filename (work, "findings.json", NULL);
@@ -413,7 +371,7 @@ test_real_ct (void)
   g_autoptr (JsonObject) hit = parse_object (out);
   g_assert_cmpint (json_object_get_int_member (hit, "boxed_slices"), >, 0);
   g_assert_true (json_object_get_boolean_member (hit, "found"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 

@@ -21,6 +21,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "pr-test-analysis.h"
 #include "pr-test-util.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -60,52 +61,6 @@ make_photo (const char *dcm, const char *mask, const char *kind, const char *see
   JsonObject *o = json_object_ref (json_node_get_object (json_parser_get_root (parser)));
   g_object_unref (parser);
   return o;
-}
-
-typedef struct {
-  int status;
-  char *log;
-  JsonParser *parser;
-  JsonObject *doc;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->log);
-  g_clear_object (&r->parser);
-}
-
-/* preread analyze -a skin-lesion [--param P] INPUT, keeping the job folder
- * in @work/@name so that analyzer.log can be read. */
-static void
-analyze (Run *r, const char *work, const char *name, const char *input, const char *param)
-{
-  g_autofree char *job = g_build_filename (work, name, NULL);
-  const char *argv[12] = { pr_test_preread (), "analyze", "-a", "skin-lesion", "-q", "--output", job };
-  int n = 7;
-  if (param)
-    argv[n++] = "--param", argv[n++] = param;
-  argv[n++] = input;
-  argv[n] = NULL;
-  g_autofree char *out = NULL, *err = NULL;
-  memset (r, 0, sizeof *r);
-  r->status = pr_test_runv (&out, &err, argv);
-  g_test_message ("preread analyze %s exited %d; stderr:\n%s", name, r->status, err);
-  g_autofree char *log_path = g_build_filename (job, "analyzer.log", NULL);
-  g_file_get_contents (log_path, &r->log, NULL, NULL);
-  r->parser = json_parser_new ();
-  if (out && json_parser_load_from_data (r->parser, out, -1, NULL) && json_parser_get_root (r->parser))
-    r->doc = json_node_get_object (json_parser_get_root (r->parser));
-}
-
-/* Nothing refused: neither counted in the document nor logged. */
-static void
-assert_nothing_refused (Run *r)
-{
-  g_assert_nonnull (r->doc);
-  g_assert_cmpint (json_object_get_int_member_with_default (r->doc, "refused_findings", 0), ==, 0);
-  g_assert_null (r->log ? strstr (r->log, "refused") : NULL);
 }
 
 /* The skin-lesion finding (SCT 95324001), or NULL. */
@@ -242,10 +197,10 @@ test_synthetic (void)
   g_autofree char *mask = g_build_filename (work, "typical.pgm", NULL);
   g_autoptr (JsonObject) truth = make_photo (dcm, mask, "typical", "1", NULL);
 
-  Run r;
-  analyze (&r, work, "job-typical", dcm, NULL);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "skin-lesion", work, "job-typical", dcm, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "done");
   JsonObject *f = lesion_finding (r.doc);
   g_assert_nonnull (f);
@@ -270,16 +225,16 @@ test_synthetic (void)
   g_assert_cmpstr (json_object_get_string_member (r.doc, "priority"), ==, "routine");
   double typical_tds = measured (f, "tds");
   double typical_confidence = json_object_get_double_member (f, "confidence");
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
 
   /* An asymmetric, many-coloured lesion with an abrupt border scores
    * higher, is highly suspicious, and makes the study urgent with a line
    * for the worklist. */
   g_autofree char *atypical = g_build_filename (work, "atypical.dcm", NULL);
   g_autoptr (JsonObject) unused = make_photo (atypical, NULL, "atypical", "2", NULL);
-  analyze (&r, work, "job-atypical", atypical, NULL);
+  pr_test_analyze (&r, "skin-lesion", work, "job-atypical", atypical, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   f = lesion_finding (r.doc);
   g_assert_nonnull (f);
   assert_well_formed (f);
@@ -289,18 +244,18 @@ test_synthetic (void)
   g_assert_cmpstr (category (f), ==, "highly-suspicious");
   g_assert_cmpstr (json_object_get_string_member (r.doc, "priority"), ==, "urgent");
   g_assert_true (g_str_has_prefix (json_object_get_string_member (r.doc, "summary"), "highly suspicious"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
 
   /* Bare skin: whatever it outlines, it is less sure than of a lesion. */
   g_autofree char *skin = g_build_filename (work, "skin.dcm", NULL);
   g_autoptr (JsonObject) unused2 = make_photo (skin, NULL, "skin", "3", NULL);
-  analyze (&r, work, "job-skin", skin, NULL);
+  pr_test_analyze (&r, "skin-lesion", work, "job-skin", skin, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   f = lesion_finding (r.doc);
   if (f != NULL)
     g_assert_cmpfloat (json_object_get_double_member (f, "confidence"), <, typical_confidence - 0.2);
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 
@@ -314,10 +269,10 @@ test_scale (void)
   double expected_mm = json_object_get_double_member (truth, "diameter_px") * 0.02;
 
   /* PixelSpacing in the image: SNOMED CT Diameter in mm. */
-  Run r;
-  analyze (&r, work, "job-spacing", dcm, NULL);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "skin-lesion", work, "job-spacing", dcm, NULL);
   g_assert_cmpint (r.status, ==, 0);
-  assert_nothing_refused (&r);
+  pr_test_assert_nothing_refused (&r);
   JsonObject *f = lesion_finding (r.doc);
   g_assert_nonnull (f);
   JsonObject *d = measurement (f, "81827009");
@@ -326,16 +281,16 @@ test_scale (void)
   g_assert_cmpfloat (fabs (json_object_get_double_member (d, "value") - expected_mm), <, 0.1 * expected_mm);
   g_assert_cmpstr (json_object_get_string_member (measurement (f, "42798000"), "unit"), ==, "mm2");
   g_assert_null (measurement (f, "diameter-px"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
 
   /* A route parameter overrides it. */
-  analyze (&r, work, "job-param", dcm, "mm-per-pixel=0.04");
+  pr_test_analyze (&r, "skin-lesion", work, "job-param", dcm, "mm-per-pixel=0.04");
   g_assert_cmpint (r.status, ==, 0);
   f = lesion_finding (r.doc);
   g_assert_nonnull (f);
   g_assert_cmpfloat (fabs (measured (f, "81827009") - 2 * expected_mm), <, 0.2 * expected_mm);
   g_assert_nonnull (strstr (json_object_get_string_member (f, "text"), "mm-per-pixel"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 
@@ -346,12 +301,12 @@ test_declines_ct (void)
   g_autofree char *work = pr_test_make_tmpdir ();
   g_autofree char *study = g_build_filename (work, "ct", NULL);
   g_free (pr_test_make_study (study, "--slices", "2", "--size", "32", "--seed", "skin", NULL));
-  Run r;
-  analyze (&r, work, "job-ct", study, NULL);
+  PrTestAnalysis r;
+  pr_test_analyze (&r, "skin-lesion", work, "job-ct", study, NULL);
   g_assert_cmpint (r.status, ==, 3);
   g_assert_cmpstr (json_object_get_string_member (r.doc, "status"), ==, "declined");
   g_assert_nonnull (strstr (json_object_get_string_member (r.doc, "message"), "colour"));
-  run_clear (&r);
+  pr_test_analysis_clear (&r);
   pr_test_remove_tree (work);
 }
 
@@ -382,10 +337,10 @@ test_real_photos (void)
       g_autofree char *dcm = g_strdup_printf ("%s/%s.dcm", work, name);
       /* As VL Photographic, the JPEG kept as it is (JPEG baseline). */
       g_assert_cmpint (pr_test_run (NULL, NULL, "img2dcm", "-q", "-i", "JPEG", "--vl-photo", jpeg, dcm, NULL), ==, 0);
-      Run r;
-      analyze (&r, work, name, dcm, NULL);
+      PrTestAnalysis r;
+      pr_test_analyze (&r, "skin-lesion", work, name, dcm, NULL);
       g_assert_cmpint (r.status, ==, 0);
-      assert_nothing_refused (&r);
+      pr_test_assert_nothing_refused (&r);
       JsonObject *f = lesion_finding (r.doc);
       g_assert_nonnull (f);
       assert_well_formed (f);
@@ -397,7 +352,7 @@ test_real_photos (void)
       g_assert_cmpfloat (fraction, <, 0.9);
       gboolean urgent = g_str_equal (json_object_get_string_member (r.doc, "priority"), "urgent");
       g_assert_cmpint (urgent, ==, g_str_equal (category (f), "highly-suspicious"));
-      run_clear (&r);
+      pr_test_analysis_clear (&r);
     }
   pr_test_remove_tree (work);
 }
