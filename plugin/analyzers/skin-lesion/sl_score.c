@@ -78,6 +78,10 @@ feature (const SlLesion *l, const char *name)
   return NAN;
 }
 
+/* sl_model_features() would silently drop the features beyond the
+ * maximum: a regenerated model must fit. */
+_Static_assert (SL_MODEL_N_FEATURES <= SL_MODEL_MAX_FEATURES, "sl_model.h has more features than the module takes");
+
 int
 sl_model_features (const SlLesion *l, double *values, int max)
 {

@@ -3,15 +3,15 @@
 
   1. Many photos in one job: every HAM10000 dev photo (600 x 450) is wrapped
      as VL Photographic (JPEG baseline, as it is) into ONE series of one
-     study, and `taskset -c 0 preread analyze` runs the module once over all
+     study, and `taskset -c CPU preread analyze` runs the module once over all
      of them. The job's own duration (printed by preread analyze: module
      load, decoding every JPEG, analysis, findings) divided by the number of
      photos is the per-photo cost with process start amortised.
-  2. One photo per job: the wall time of `taskset -c 0 preread analyze` on a
+  2. One photo per job: the wall time of `taskset -c CPU preread analyze` on a
      single photo, as a user uploading one photo waits for it (process
      start, job folder, decoding, analysis). Median of several runs.
 
-Usage: sl-bench.py --module skin-lesion.so [--preread PATH] [--data DIR] [--runs 5]
+Usage: sl-bench.py --module skin-lesion.so [--preread PATH] [--data DIR] [--runs 5] [--cpu 0]
 Needs DCMTK (img2dcm) and taskset (util-linux).
 """
 import argparse
@@ -35,6 +35,7 @@ def main():
     ap.add_argument('--data', default=os.path.join(os.environ.get('PREREAD_SHARED_DATA') or
                                                    os.path.join(TOP, '..', 'shared', 'data'), 'derm'))
     ap.add_argument('--runs', type=int, default=5)
+    ap.add_argument('--cpu', type=int, default=0, help='the core taskset pins preread to (default 0)')
     args = ap.parse_args()
     for tool in ('img2dcm', 'taskset'):
         if shutil.which(tool) is None:
@@ -54,7 +55,7 @@ def main():
                 cmd += ['--series-from', first]
             subprocess.run(cmd + [jpeg, out], check=True)
             first = first or out
-        one = ['taskset', '-c', '0', args.preread, 'analyze', '--analyzer', args.module]
+        one = ['taskset', '-c', str(args.cpu), args.preread, 'analyze', '--analyzer', args.module]
 
         # 1. All photos in one job.
         job = os.path.join(work, 'job-all')
