@@ -320,10 +320,10 @@ dump_raw (const LnScan *scan, const LnLungs *lungs, const LnMonitor *m, const Li
       double p[3], f[LN_N_TRIAGE];
       ln_scan_to_patient (scan, c->g, p);
       ln_triage_features (c, lungs->parenchyma_hu, f);
-      char line[512];
+      char line[1024]; /* exact values, as in ln_pipeline.c's dump */
       int len = snprintf (line, sizeof line, "ln-raw\t%.2f\t%.2f\t%.2f\t%.4f", p[0], p[1], p[2], c->triage);
       for (int k = 0; k < LN_N_TRIAGE && len > 0 && (size_t) len < sizeof line; k++)
-        len += snprintf (line + len, sizeof line - (size_t) len, "\t%.5g", f[k]);
+        len += snprintf (line + len, sizeof line - (size_t) len, "\t%.17g", f[k]);
       ln_logf (m, LN_LOG_DEBUG, "%s", line);
     }
 }

@@ -63,6 +63,10 @@ by_suspicion (const void *pa, const void *pb)
   return a->probability > b->probability ? -1 : a->probability < b->probability;
 }
 
+/* Features are written with %.17g, which reads back as the very double the
+ * classifier compared: a tree trained on rounded values puts its thresholds
+ * on them, and the exact value of every candidate at that threshold (all
+ * of one detection scale, say) then falls on the other side. */
 static void
 dump (const LnMonitor *m, const LnNodule *n)
 {
@@ -70,7 +74,7 @@ dump (const LnMonitor *m, const LnNodule *n)
   int len = snprintf (line, sizeof line, "ln-candidate\t%.2f\t%.2f\t%.2f\t%.2f\t%.4f\t%d", n->centre[0],
                       n->centre[1], n->centre[2], n->mean_diameter, n->probability, (int) n->type);
   for (int k = 0; k < LN_N_FEATURES && len > 0 && (size_t) len < sizeof line; k++)
-    len += snprintf (line + len, sizeof line - (size_t) len, "\t%.5g", n->features[k]);
+    len += snprintf (line + len, sizeof line - (size_t) len, "\t%.17g", n->features[k]);
   if (m && m->log)
     m->log (m->opaque, LN_LOG_DEBUG, line);
 }

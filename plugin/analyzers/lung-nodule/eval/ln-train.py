@@ -2,7 +2,7 @@
 """Train the lung-nodule analyzer's classifier and write ln_classifier_model.h.
 
     ln-train.py [--preread BIN] [--work DIR] [--series L] [--cases 64]
-                [--seed-base 1001] [--count 12] [--seed 2024] [--cc cc]
+                [--seed-base 1001] [--count 12] [--seed 2024] [--jobs 1] [--cc cc]
                 [--out plugin/analyzers/lung-nodule/ln_classifier_model.h]
 
 Training data never overlaps the evaluation's nodules: they are inserted
@@ -27,9 +27,15 @@ what it will see:
   2. the module is rebuilt with that triage and runs every case with
      dump-candidates=1: every segmented candidate is logged with its features.
      Gradient-boosted trees (logistic loss; --trees trees of depth --depth,
-     shrinkage 0.1, rows subsampled 80 % with --seed) are fitted on them;
+     shrinkage --rate, rows subsampled 80 % with --seed) are fitted on them;
   3. the default operating point is the score at which 5-fold (by case)
-     out-of-fold predictions give one false positive per training scan.
+     out-of-fold predictions give one false positive per training scan;
+  4. the module is rebuilt with the model, and must give a training case's
+     candidates the probabilities the trees give them here (the serving
+     check). The logs carry every feature exactly (%.17g) and split
+     thresholds lie halfway between data values: once, five-digit logs put
+     thresholds on rounded values, and every candidate of a detection scale
+     went the other way in C than in training.
 
 A candidate is positive when its centre is within the nodule's radius (at
 least half a slice plus 1 mm) of an inserted nodule's centre; negative when it
@@ -40,11 +46,11 @@ Needs python3 with numpy and pydicom, a C compiler, and `preread`.
 """
 
 import argparse
-import json
 import os
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -92,10 +98,11 @@ def label(centres, truth):
 
 
 def collect(args, module, dump, parse):
+    """Runs the module on every training case (--jobs at a time); the data
+    come back in seed order whatever order the runs finish in."""
     root = os.path.join(args.work, "cases")
-    data = []
-    for k in range(args.cases):
-        seed = args.seed_base + k
+
+    def one(seed):
         noise = float(np.random.default_rng(seed).uniform(0, args.noise_max)) if args.noise_max > 0 else 0.0
         folder = C.make_case(args.series, seed, root, args.count, args.sizes,
                              extra=["--noise", "%.2f" % noise] if noise > 0 else [])
@@ -109,11 +116,14 @@ def collect(args, module, dump, parse):
         centres = np.array([r[0] for r in rows], float).reshape(-1, 3)
         y = label(centres, truth)
         X = np.array([r[1] for r in rows], float)
-        data.append((seed, centres, X, y, truth))
         C.log("%s, case %d (noise +%.0f HU): %d candidates, %d positive, %d of %d nodules covered" % (
             "triage data" if dump == 2 else "tree data", seed, truth.get("added_noise_hu", 0), len(rows),
             int(np.sum(y == 1)), covered(centres, truth), len(truth["nodules"])))
-    return data
+        return (seed, centres, X, y, truth)
+
+    seeds = [args.seed_base + k for k in range(args.cases)]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        return list(pool.map(one, seeds))
 
 
 def covered(centres, truth):
@@ -180,6 +190,18 @@ def logistic_score(model, X):
 # ---- gradient-boosted trees ------------------------------------------------------------------
 
 
+def midpoints(values, edges):
+    """The split thresholds for bin edges that are data values: halfway to the
+    next larger value in the data. A threshold on a data value itself is
+    fragile: features with ties (the detection scale, voxel-count volumes)
+    put whole groups of candidates on it, and the least difference in how
+    the C module computes or prints them sends them all the other way."""
+    u = np.unique(values)
+    nxt = np.searchsorted(u, edges, side="right")
+    above = u[np.minimum(nxt, len(u) - 1)]
+    return np.where(nxt < len(u), 0.5 * (edges + above), edges)
+
+
 class Trees:
     def __init__(self, n_trees, depth, rate, seed, min_leaf=8, l2=1.0, bins=32):
         self.n_trees, self.depth, self.rate, self.min_leaf, self.l2 = n_trees, depth, rate, min_leaf, l2
@@ -188,12 +210,13 @@ class Trees:
 
     def fit(self, X, y):
         n, d = X.shape
-        self.edges = []
+        self.edges, self.cuts = [], []
         B = np.zeros((n, d), np.int32)
         for j in range(d):
             e = np.unique(np.quantile(X[:, j], np.linspace(0, 1, self.n_bins + 1)[1:-1]))
             self.edges.append(e)
             B[:, j] = np.searchsorted(e, X[:, j], side="left")  # x <= e[b] -> bin <= b
+            self.cuts.append(midpoints(X[:, j], e))
         p0 = np.clip(np.mean(y), 1e-4, 1 - 1e-4)
         self.bias = float(np.log(p0 / (1 - p0)))
         score = np.full(n, self.bias)
@@ -233,7 +256,7 @@ class Trees:
             self.nodes[me] = (-1, 0.0, 0, 0, float(-G / (H + self.l2) * self.rate))
             return me
         _, j, b = best
-        threshold = float(self.edges[j][b])
+        threshold = float(self.cuts[j][b])
         left_rows = rows[B[rows, j] <= b]
         right_rows = rows[B[rows, j] > b]
         left = self._grow(B, X, g, h, left_rows, level + 1)
@@ -319,9 +342,11 @@ def main():
     ap.add_argument("--noise-max", type=float, default=60.0,
                     help="each case gets added noise drawn uniformly from 0 to this (HU): other kernels and doses")
     ap.add_argument("--seed", type=int, default=2024)
-    ap.add_argument("--trees", type=int, default=150)
-    ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--trees", type=int, default=400)
+    ap.add_argument("--depth", type=int, default=5)
+    ap.add_argument("--rate", type=float, default=0.05, help="shrinkage")
     ap.add_argument("--keep", type=int, default=1500, help="candidates the module segments per scan")
+    ap.add_argument("--jobs", type=int, default=1, help="cases run at a time (the result does not depend on it)")
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
     ap.add_argument("--out", default=os.path.join(C.MODULE_DIR, "ln_classifier_model.h"))
     args = ap.parse_args()
@@ -329,9 +354,9 @@ def main():
         raise SystemExit("the shared CT data is missing: %s" % C.SERIES[args.series])
     os.makedirs(args.work, exist_ok=True)
     command = ("plugin/analyzers/lung-nodule/eval/ln-train.py --preread PREREAD --series %s --cases %d --seed-base %d "
-               "--count %d --sizes %s --noise-max %g --seed %d --trees %d --depth %d --keep %d" % (
+               "--count %d --sizes %s --noise-max %g --seed %d --trees %d --depth %d --rate %g --keep %d" % (
                    args.series, args.cases, args.seed_base, args.count, args.sizes, args.noise_max, args.seed,
-                   args.trees, args.depth, args.keep))
+                   args.trees, args.depth, args.rate, args.keep))
 
     # 1. the triage
     module = build(args.cc, os.path.join(args.work, "phase1.so"))
@@ -372,7 +397,7 @@ def main():
         te = [i for i in range(len(cands)) if i % folds == f]
         Xt = np.concatenate([Xs[i] for i in tr])
         yt = np.concatenate([ys[i] for i in tr])
-        model = Trees(args.trees, args.depth, 0.1, args.seed + f).fit(Xt[yt >= 0], yt[yt >= 0])
+        model = Trees(args.trees, args.depth, args.rate, args.seed + f).fit(Xt[yt >= 0], yt[yt >= 0])
         for i in te:
             m = ys[i] >= 0
             oof_s.append(sigmoid(model.decision(Xs[i][m])))
@@ -383,7 +408,7 @@ def main():
     sens_cand = float(np.mean(s_all[y_all == 1] >= threshold))
     Xa = np.concatenate(Xs)
     ya = np.concatenate(ys)
-    trees = Trees(args.trees, args.depth, 0.1, args.seed).fit(Xa[ya >= 0], ya[ya >= 0])
+    trees = Trees(args.trees, args.depth, args.rate, args.seed).fit(Xa[ya >= 0], ya[ya >= 0])
     importance = np.zeros(len(FEATURE_NAMES))
     for f, t, l, r, v in trees.nodes:
         if f >= 0:
@@ -392,8 +417,8 @@ def main():
     notes = [
         "Command (from the top source folder, with the shared data beside it):",
         "  %s" % command,
-        "Seed %d; %d trees of depth %d, shrinkage 0.1, 80 %% row subsampling; triage:" % (args.seed, args.trees,
-                                                                                        args.depth),
+        "Seed %d; %d trees of depth %d, shrinkage %g, 80 %% row subsampling; triage:" % (
+            args.seed, args.trees, args.depth, args.rate),
         "logistic on %d features and their squares." % len(TRIAGE_NAMES),
         "Training data: %d cases of %d nodules inserted by eval/ln-insert.py into series %s" % (args.cases, args.count,
                                                                                               args.series),
@@ -410,9 +435,35 @@ def main():
         "Splits per feature: %s." % top,
     ]
     write_header(args.out, triage, trees, threshold, notes)
-    build(args.cc, os.path.join(args.work, "final.so"))
+    final = build(args.cc, os.path.join(args.work, "final.so"))
+    check_serving(args, final, trees, cands[0])
     print("\n".join(notes))
     return 0
+
+
+def check_serving(args, module, trees, case):
+    """The built module must give every candidate of a training case the
+    probability the trees give the features logged for it in training:
+    otherwise what was trained is not what runs (five-digit logs once made it
+    so)."""
+    seed, centres, X, y, truth = case
+    folder = os.path.join(args.work, "cases", "%s-%05d" % (args.series, seed))
+    run = C.analyze(args.preread, module, folder, ["dump-candidates=1", "min-confidence=0", "max-nodules=1000"],
+                    keep=os.path.join(args.work, "job-check"))
+    rows = C.candidates_of(run.log)
+    if run.status != "done" or len(rows) != len(X):
+        raise SystemExit("serving check: case %d ran %s with %d candidates (training saw %d)" % (
+            seed, run.status, len(rows), len(X)))
+    if np.max(np.abs(np.array([r["centre"] for r in rows], float) - centres)) > 0.01:
+        raise SystemExit("serving check: case %d gave other candidates than in training" % seed)
+    served = np.array([r["probability"] for r in rows])
+    trained = sigmoid(trees.decision(X))  # the features as training read them
+    worst = float(np.max(np.abs(served - trained)))
+    C.log("serving check, case %d: %d candidates, largest difference %.5f (the log rounds to 0.0001)" % (
+        seed, len(rows), worst))
+    if worst > 1e-3:
+        raise SystemExit("serving check failed: the module's probabilities differ from the trained model's by "
+                         "up to %.4f" % worst)
 
 
 if __name__ == "__main__":
