@@ -447,7 +447,7 @@ def check_serving(args, module, trees, case):
     otherwise what was trained is not what runs (five-digit logs once made it
     so)."""
     seed, centres, X, y, truth = case
-    folder = os.path.join(args.work, "cases", "%s-%05d" % (args.series, seed))
+    folder = C.case_folder(args.series, seed, os.path.join(args.work, "cases"))
     run = C.analyze(args.preread, module, folder, ["dump-candidates=1", "min-confidence=0", "max-nodules=1000"],
                     keep=os.path.join(args.work, "job-check"))
     rows = C.candidates_of(run.log)

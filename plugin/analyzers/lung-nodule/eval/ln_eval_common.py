@@ -48,10 +48,15 @@ def log(*args):
 # ---- cases --------------------------------------------------------------------------
 
 
+def case_folder(series_key, seed, root):
+    """Where make_case puts (and finds) the case of @series_key and @seed."""
+    return os.path.join(root, "%s-%05d" % (series_key, seed))
+
+
 def make_case(series_key, seed, root, count=12, sizes="luna16", extra=()):
     """Inserts nodules into series @series_key with @seed (cached in @root).
     Returns the series folder; its ground truth is FOLDER.truth.json."""
-    out = os.path.join(root, "%s-%05d" % (series_key, seed))
+    out = case_folder(series_key, seed, root)
     if os.path.exists(out + ".truth.json"):
         return out
     subprocess.run([sys.executable, INSERT, "--series", SERIES[series_key], "--out", out, "--seed", str(seed),
